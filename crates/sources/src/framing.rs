@@ -1,0 +1,459 @@
+//! Cutting a byte stream into records, independent of what the records mean.
+//!
+//! Two framings cover the JSON exports and syslog files midgame reads:
+//! - [`FramingMode::Lines`]: one record per line (NDJSON, syslog); CRLF and blank lines
+//!   are tolerated;
+//! - [`FramingMode::Json`]: JSON values that may span lines: the elements of a top-level
+//!   array (`[{...},{...}]`, as Okta's API and console exports give them), concatenated
+//!   arrays (paged API output appended to one file) or pretty-printed objects.
+//!
+//! The mode is recognised from the first bytes. Records are handed out in [`Chunk`]s of a
+//! few MiB that own their bytes, so chunks can be parsed on other threads while the next
+//! one is read: memory is bounded by the chunk size, whatever the file size.
+
+use std::io::{self, Read};
+use std::ops::Range;
+
+use crate::BadRecord;
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+/// Default size of a chunk's bytes.
+pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
+
+/// How the stream is cut into records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramingMode {
+    /// One record per line.
+    Lines,
+    /// JSON values, possibly multi-line, at the top level or inside top-level arrays.
+    Json,
+}
+
+/// One record: its bytes and the 1-based line where it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// 1-based line number of the record's first byte.
+    pub line: u64,
+    /// The record's bytes (no line terminator, no surrounding whitespace).
+    pub text: &'a [u8],
+}
+
+#[derive(Debug, Clone)]
+struct Span {
+    range: Range<usize>,
+    line: u64,
+}
+
+/// A run of whole records that owns its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    data: Vec<u8>,
+    spans: Vec<Span>,
+    bad: Vec<BadRecord>,
+}
+
+impl Chunk {
+    /// The records, in file order.
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> + '_ {
+        self.spans.iter().map(|s| Record { line: s.line, text: &self.data[s.range.clone()] })
+    }
+
+    /// Number of records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the chunk holds no record.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Bytes that could not be framed as a record (e.g. an array cut off by the end of
+    /// the file).
+    #[must_use]
+    pub fn bad(&self) -> &[BadRecord] {
+        &self.bad
+    }
+
+    /// Size of the chunk's bytes.
+    #[must_use]
+    pub fn byte_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Cuts a reader into [`Chunk`]s of records.
+pub struct Framer<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// 1-based line number of `buf[0]`.
+    line: u64,
+    eof: bool,
+    mode: Option<FramingMode>,
+    in_array: bool,
+    started: bool,
+    chunk_bytes: usize,
+    total_bytes: u64,
+}
+
+impl<R: Read> Framer<R> {
+    /// A framer with the default chunk size; the mode is recognised from the content.
+    pub fn new(reader: R) -> Self {
+        Self::with_chunk_bytes(reader, DEFAULT_CHUNK_BYTES)
+    }
+
+    /// A framer whose chunks hold about `chunk_bytes` bytes (a longer record makes a
+    /// longer chunk).
+    pub fn with_chunk_bytes(reader: R, chunk_bytes: usize) -> Self {
+        Self {
+            reader,
+            buf: Vec::new(),
+            line: 1,
+            eof: false,
+            mode: None,
+            in_array: false,
+            started: false,
+            chunk_bytes: chunk_bytes.max(1),
+            total_bytes: 0,
+        }
+    }
+
+    /// The mode in use, once the first bytes were read.
+    #[must_use]
+    pub fn mode(&self) -> Option<FramingMode> {
+        self.mode
+    }
+
+    /// Decompressed bytes read so far.
+    #[must_use]
+    pub fn bytes_read(&self) -> u64 {
+        self.total_bytes
+    }
+
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        const STEP: usize = 256 * 1024;
+        while self.buf.len() < want && !self.eof {
+            let old = self.buf.len();
+            self.buf.resize(old + STEP.max(want - old), 0);
+            let n = loop {
+                match self.reader.read(&mut self.buf[old..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.buf.truncate(old);
+                        return Err(e);
+                    }
+                }
+            };
+            self.buf.truncate(old + n);
+            self.total_bytes += n as u64;
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next chunk of whole records, or `None` at the end of the stream.
+    ///
+    /// # Errors
+    /// Reading (or decompressing) fails.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let mut want = self.chunk_bytes;
+        loop {
+            self.fill(want)?;
+            if !self.started {
+                if self.buf.len() < BOM.len() && !self.eof {
+                    continue;
+                }
+                if self.buf.starts_with(BOM) {
+                    self.buf.drain(..BOM.len());
+                }
+                self.started = true;
+            }
+            if self.mode.is_none() {
+                match recognise(&self.buf, self.eof) {
+                    Some(mode) => self.mode = Some(mode),
+                    None => {
+                        want = want.saturating_mul(2);
+                        continue;
+                    }
+                }
+            }
+            let cut = match self.mode {
+                Some(FramingMode::Lines) => split_lines(&self.buf, self.eof, self.line),
+                _ => scan_json(&self.buf, self.eof, self.line, &mut self.in_array),
+            };
+            if cut.consumed == 0 {
+                if self.eof {
+                    return Ok(None);
+                }
+                // One record longer than the buffer: read more before cutting.
+                want = want.saturating_mul(2).max(self.buf.len() + 1);
+                continue;
+            }
+            let rest = self.buf[cut.consumed..].to_vec();
+            self.buf.truncate(cut.consumed);
+            let data = std::mem::replace(&mut self.buf, rest);
+            self.line = cut.next_line;
+            if cut.spans.is_empty() && cut.bad.is_empty() {
+                want = self.chunk_bytes;
+                continue;
+            }
+            return Ok(Some(Chunk { data, spans: cut.spans, bad: cut.bad }));
+        }
+    }
+}
+
+struct Cut {
+    spans: Vec<Span>,
+    bad: Vec<BadRecord>,
+    consumed: usize,
+    next_line: u64,
+}
+
+/// `Lines` unless the text starts with `[`, or with a `{` whose value does not end on its
+/// first line (pretty-printed JSON). `None` when more bytes are needed to tell.
+fn recognise(buf: &[u8], eof: bool) -> Option<FramingMode> {
+    let Some(first) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return eof.then_some(FramingMode::Lines);
+    };
+    match buf[first] {
+        b'[' => Some(FramingMode::Json),
+        b'{' => match scan_value(buf, first) {
+            Some((end, newlines)) => {
+                let ends_line = buf[end..]
+                    .iter()
+                    .find(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+                    .is_none_or(|b| *b == b'\n');
+                Some(if newlines == 0 && ends_line { FramingMode::Lines } else { FramingMode::Json })
+            }
+            None if eof => Some(FramingMode::Json),
+            None => match buf[first..].iter().position(|b| *b == b'\n') {
+                // The first line ended inside the value: pretty-printed JSON.
+                Some(_) => Some(FramingMode::Json),
+                None => None,
+            },
+        },
+        _ => Some(FramingMode::Lines),
+    }
+}
+
+fn trim(bytes: &[u8]) -> Range<usize> {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    start..end.max(start)
+}
+
+fn split_lines(buf: &[u8], eof: bool, first_line: u64) -> Cut {
+    let consumed = if eof {
+        buf.len()
+    } else {
+        buf.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1)
+    };
+    let mut spans = Vec::with_capacity(consumed / 512 + 1);
+    let mut line = first_line;
+    let mut start = 0;
+    while start < consumed {
+        let end = buf[start..consumed].iter().position(|b| *b == b'\n').map_or(consumed, |p| start + p);
+        let t = trim(&buf[start..end]);
+        if !t.is_empty() {
+            spans.push(Span { range: start + t.start..start + t.end, line });
+        }
+        line += 1;
+        start = end + 1;
+    }
+    Cut { spans, bad: Vec::new(), consumed, next_line: line }
+}
+
+/// End (exclusive) of the JSON object/array/string starting at `start`, and the newlines
+/// inside it; `None` when the buffer ends first.
+fn scan_value(buf: &[u8], start: usize) -> Option<(usize, u64)> {
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut newlines = 0;
+    for (j, &b) in buf.iter().enumerate().skip(start) {
+        if b == b'\n' {
+            newlines += 1;
+        }
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+                if depth == 0 {
+                    return Some((j + 1, newlines));
+                }
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some((j + 1, newlines));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn scan_json(buf: &[u8], eof: bool, first_line: u64, in_array: &mut bool) -> Cut {
+    let mut spans = Vec::new();
+    let mut bad = Vec::new();
+    let mut line = first_line;
+    let mut i = 0;
+    let mut consumed;
+    let mut consumed_line;
+    let len = buf.len();
+    loop {
+        // Between records: whitespace, commas inside an array, array brackets.
+        while i < len && (buf[i].is_ascii_whitespace() || (*in_array && buf[i] == b',')) {
+            if buf[i] == b'\n' {
+                line += 1;
+            }
+            i += 1;
+        }
+        consumed = i;
+        consumed_line = line;
+        if i == len {
+            break;
+        }
+        match buf[i] {
+            b'[' if !*in_array => {
+                *in_array = true;
+                i += 1;
+                continue;
+            }
+            b']' if *in_array => {
+                *in_array = false;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let start = i;
+        let scanned = match buf[i] {
+            b'{' | b'[' | b'"' => scan_value(buf, i),
+            _ => {
+                // A bare scalar or stray text: up to the next delimiter.
+                let stop: &[u8] = if *in_array { b",]\n" } else { b"\n" };
+                buf[i..].iter().position(|b| stop.contains(b)).map(|p| {
+                    let end = i + p;
+                    (end, 0)
+                })
+            }
+        };
+        match scanned {
+            Some((end, newlines)) => {
+                let t = trim(&buf[start..end]);
+                spans.push(Span { range: start + t.start..start + t.end, line });
+                line += newlines;
+                i = end;
+            }
+            None if eof => {
+                let text = &buf[start..];
+                if matches!(text[0], b'{' | b'[' | b'"') {
+                    bad.push(BadRecord::new(line, "unterminated JSON value: the file ends inside it", text));
+                } else {
+                    let t = trim(text);
+                    spans.push(Span { range: start + t.start..start + t.end, line });
+                }
+                line += text.iter().filter(|b| **b == b'\n').count() as u64;
+                consumed = len;
+                consumed_line = line;
+                break;
+            }
+            None => break,
+        }
+    }
+    Cut { spans, bad, consumed, next_line: consumed_line }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(bytes: &[u8], chunk: usize) -> (Vec<(u64, String)>, Vec<BadRecord>, FramingMode) {
+        let mut f = Framer::with_chunk_bytes(bytes, chunk);
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        while let Some(c) = f.next_chunk().unwrap() {
+            out.extend(c.records().map(|r| (r.line, String::from_utf8(r.text.to_vec()).unwrap())));
+            bad.extend(c.bad().iter().cloned());
+        }
+        (out, bad, f.mode().unwrap_or(FramingMode::Lines))
+    }
+
+    #[test]
+    fn ndjson_with_bom_crlf_and_blank_lines() {
+        let text = b"\xef\xbb\xbf{\"a\":1}\r\n\r\n{\"a\":2}\r\n  \n{\"a\":3}";
+        for chunk in [1, 4, 1 << 20] {
+            let (recs, bad, mode) = frame(text, chunk);
+            assert_eq!(mode, FramingMode::Lines);
+            assert!(bad.is_empty());
+            assert_eq!(
+                recs,
+                vec![(1, "{\"a\":1}".into()), (3, "{\"a\":2}".into()), (5, "{\"a\":3}".into())],
+                "chunk size {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_array_elements_with_their_lines() {
+        let text = b"[\n  {\"a\": \"x],}\\\"\"},\n  {\n    \"b\": [1, 2]\n  }\n]\n";
+        for chunk in [1, 3, 1 << 20] {
+            let (recs, bad, mode) = frame(text, chunk);
+            assert_eq!(mode, FramingMode::Json);
+            assert!(bad.is_empty());
+            assert_eq!(recs.len(), 2, "chunk size {chunk}");
+            assert_eq!(recs[0], (2, "{\"a\": \"x],}\\\"\"}".into()));
+            assert_eq!(recs[1].0, 3);
+            assert!(recs[1].1.ends_with('}'));
+        }
+    }
+
+    #[test]
+    fn concatenated_arrays_and_pretty_objects() {
+        let (recs, _, _) = frame(b"[{\"a\":1}][{\"a\":2},{\"a\":3}]\n", 2);
+        assert_eq!(recs.len(), 3);
+        let (recs, _, mode) = frame(b"{\n \"a\": 1\n}\n{\n \"a\": 2\n}\n", 2);
+        assert_eq!(mode, FramingMode::Json);
+        assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 4]);
+    }
+
+    #[test]
+    fn a_truncated_array_is_a_bad_record_not_lost() {
+        let (recs, bad, _) = frame(b"[{\"a\":1},\n{\"a\":", 1 << 20);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].line, 2);
+        assert!(bad[0].reason.contains("unterminated"));
+    }
+
+    #[test]
+    fn empty_and_whitespace_only_input_yield_nothing() {
+        assert!(frame(b"", 16).0.is_empty());
+        assert!(frame(b"\n\r\n  \n", 16).0.is_empty());
+        assert!(frame(b"[]", 16).0.is_empty());
+        assert!(frame(b"\xef\xbb\xbf", 16).0.is_empty());
+    }
+
+    #[test]
+    fn syslog_text_is_framed_by_lines() {
+        let (recs, _, mode) = frame(b"<166>Aug  4 10:12:33 asa %ASA-6-113004: x\nnot json\n", 8);
+        assert_eq!(mode, FramingMode::Lines);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1], (2, "not json".into()));
+    }
+}

@@ -1,0 +1,111 @@
+//! Lenient JSON leaf values: vendors disagree on types (`"asNumber": "13335"` vs
+//! `13335`, `"zone": "null"`), and a field midgame only copies must not cost the row.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// A text leaf: strings stay (borrowed when unescaped), numbers and booleans become
+/// their text, null and objects/arrays become `None`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Text<'a>(pub Option<Cow<'a, str>>);
+
+impl<'a> Text<'a> {
+    /// The text, with `""`, `"null"`, `"unknown"` and `"-"` read as absent.
+    pub(crate) fn value(&self) -> Option<&str> {
+        match self.0.as_deref() {
+            None | Some("" | "null" | "NULL" | "unknown" | "UNKNOWN" | "-") => None,
+            Some(s) => Some(s),
+        }
+    }
+
+    /// The text as given (only JSON null, objects and arrays are absent).
+    pub(crate) fn as_given(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number, boolean or null")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Borrowed(if v { "true" } else { "false" }))))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Text::deserialize(d)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A number leaf that may arrive as a JSON number or a numeric string.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Num(pub Option<f64>);
+
+impl Num {
+    pub(crate) fn as_i64(self) -> Option<i64> {
+        #[allow(clippy::cast_possible_truncation)]
+        self.0.filter(|v| v.is_finite() && v.fract() == 0.0).map(|v| v as i64)
+    }
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = Text::deserialize(d)?;
+        Ok(Num(t.value().and_then(|s| s.trim().parse::<f64>().ok()).filter(|v| v.is_finite())))
+    }
+}
+
+/// A boolean leaf that may arrive as `true` or `"true"`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Flag(pub Option<bool>);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = Text::deserialize(d)?;
+        Ok(Flag(match t.value().map(str::to_ascii_lowercase).as_deref() {
+            Some("true" | "1" | "yes") => Some(true),
+            Some("false" | "0" | "no") => Some(false),
+            _ => None,
+        }))
+    }
+}
