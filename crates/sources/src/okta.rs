@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use midgame_schema::{AuthBuilder, AuthRow};
 use serde::Deserialize;
 
-use crate::lenient::{Flag, Num, Text};
+use crate::lenient::{Flag, List, Num, Obj, Text};
 use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode, country_code, ua};
 
 #[derive(Deserialize, Default)]
@@ -19,23 +19,23 @@ struct Event<'a> {
     #[serde(borrow, default, rename = "eventType", alias = "eventtype")]
     event_type: Text<'a>,
     #[serde(borrow, default)]
-    actor: Option<Actor<'a>>,
+    actor: Obj<Actor<'a>>,
     #[serde(borrow, default)]
-    client: Option<Client<'a>>,
+    client: Obj<Client<'a>>,
     #[serde(borrow, default)]
-    outcome: Option<Outcome<'a>>,
+    outcome: Obj<Outcome<'a>>,
     #[serde(borrow, default, rename = "securityContext", alias = "securitycontext")]
-    security_context: Option<SecurityContext<'a>>,
+    security_context: Obj<SecurityContext<'a>>,
     #[serde(borrow, default, rename = "debugContext", alias = "debugcontext")]
-    debug_context: Option<DebugContext<'a>>,
+    debug_context: Obj<DebugContext<'a>>,
     #[serde(borrow, default, rename = "authenticationContext", alias = "authenticationcontext")]
-    authentication_context: Option<AuthenticationContext<'a>>,
+    authentication_context: Obj<AuthenticationContext<'a>>,
     #[serde(borrow, default)]
-    device: Option<Device<'a>>,
+    device: Obj<Device<'a>>,
     #[serde(borrow, default)]
-    target: Option<Vec<Target<'a>>>,
+    target: List<Target<'a>>,
     #[serde(borrow, default)]
-    request: Option<Request<'a>>,
+    request: Obj<Request<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -49,9 +49,9 @@ struct Client<'a> {
     #[serde(borrow, default, rename = "ipAddress", alias = "ipaddress")]
     ip_address: Text<'a>,
     #[serde(borrow, default, rename = "userAgent", alias = "useragent")]
-    user_agent: Option<UserAgent<'a>>,
+    user_agent: Obj<UserAgent<'a>>,
     #[serde(borrow, default, rename = "geographicalContext", alias = "geographicalcontext")]
-    geo: Option<Geo<'a>>,
+    geo: Obj<Geo<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -71,7 +71,7 @@ struct Geo<'a> {
     #[serde(borrow, default)]
     country: Text<'a>,
     #[serde(default)]
-    geolocation: Option<LatLon>,
+    geolocation: Obj<LatLon>,
 }
 
 #[derive(Deserialize, Default)]
@@ -103,7 +103,7 @@ struct SecurityContext<'a> {
 #[derive(Deserialize, Default)]
 struct DebugContext<'a> {
     #[serde(borrow, default, rename = "debugData", alias = "debugdata")]
-    debug_data: Option<DebugData<'a>>,
+    debug_data: Obj<DebugData<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,7 +145,7 @@ struct Target<'a> {
 #[derive(Deserialize, Default)]
 struct Request<'a> {
     #[serde(borrow, default, rename = "ipChain", alias = "ipchain")]
-    ip_chain: Option<Vec<IpChainEntry<'a>>>,
+    ip_chain: List<IpChainEntry<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -256,7 +256,7 @@ fn parse_record(bytes: &[u8], line: u64, opts: &ParseOptions, out: &mut AuthBuil
 
     let client = ev.client.as_ref();
     let src_ip = client.and_then(|c| c.ip_address.value()).or_else(|| {
-        ev.request.as_ref()?.ip_chain.as_ref()?.first()?.ip.value()
+        ev.request.as_ref()?.ip_chain.0.first()?.ip.value()
     });
     let geo = client.and_then(|c| c.geo.as_ref());
     let latlon = geo.and_then(|g| g.geolocation.as_ref());
@@ -277,7 +277,7 @@ fn parse_record(bytes: &[u8], line: u64, opts: &ParseOptions, out: &mut AuthBuil
     let device_id = debug
         .and_then(|d| d.device_fingerprint.value().or_else(|| d.dt_hash.value()))
         .or_else(|| ev.device.as_ref().and_then(|d| d.id.value()));
-    let targets = ev.target.as_deref().unwrap_or_default();
+    let targets = &ev.target.0;
     let app = if event_type == "user.session.access_admin_app" {
         Some("Okta Admin Console")
     } else {
