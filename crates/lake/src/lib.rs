@@ -1,1 +1,207 @@
-//! placeholder
+//! The Parquet security lake: one directory, Hive-partitioned, written atomically.
+//!
+//! ```text
+//! LAKE/auth/date=2022-08-04/<content-hash>-0000.parquet   rows sorted by user, time
+//! LAKE/admin/date=.../...
+//! LAKE/_manifest/<content-hash>.json                       one per ingested file
+//! LAKE/_quarantine/<content-hash>.ndjson                   its bad records
+//! LAKE/_tmp/                                               files being written
+//! ```
+//!
+//! A file is ingested at most once: its identity is the hash of its bytes, so the same
+//! archive under another name is recognised too. Every data file is written under
+//! `_tmp/` and renamed into place when complete; the manifest entry, written last, is
+//! what commits a file. A run killed half-way leaves data files whose hash has no
+//! manifest entry: [`Lake::open`] removes them, and the next run ingests that file again
+//! from the start, so nothing is lost or doubled.
+//!
+//! ```no_run
+//! use midgame_lake::{IngestOptions, Lake};
+//! let lake = Lake::open("lake".as_ref())?;
+//! let report = lake.ingest_file("okta-2022-08-04.json.gz".as_ref(), &IngestOptions::default(), &|_| {})?;
+//! println!("{} rows", report.rows());
+//! # Ok::<(), midgame_lake::LakeError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod ingest;
+mod manifest;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+pub use ingest::{FileOutcome, FileReport, IngestOptions, find_inputs};
+pub use manifest::ManifestEntry;
+
+/// What went wrong, with the path it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing Parquet failed.
+    #[error("{path}: writing Parquet: {source}")]
+    Parquet {
+        /// The file being written.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Assembling Arrow data failed (a bug, not bad input).
+    #[error("{path}: {source}")]
+    Arrow {
+        /// The file being written.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    /// No source recognised the content.
+    #[error("{path}: unrecognised log format (none of: {tried}); name it with --source")]
+    Unrecognised {
+        /// The file.
+        path: PathBuf,
+        /// The kinds tried.
+        tried: String,
+    },
+    /// A manifest entry is unreadable.
+    #[error("{path}: corrupt manifest entry: {source}")]
+    Manifest {
+        /// The entry.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
+    move |source| LakeError::Io { path: path.to_path_buf(), source }
+}
+
+/// A lake directory.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+const MANIFEST_DIR: &str = "_manifest";
+const QUARANTINE_DIR: &str = "_quarantine";
+const TMP_DIR: &str = "_tmp";
+
+impl Lake {
+    /// Open (creating it if needed) the lake at `root`, and clear what a killed run left:
+    /// temporary files, and data or quarantine files of an ingest that never committed.
+    ///
+    /// One process writes a lake at a time.
+    ///
+    /// # Errors
+    /// The directory cannot be created or listed.
+    pub fn open(root: &Path) -> Result<Self, LakeError> {
+        let lake = Self { root: root.to_path_buf() };
+        for dir in [MANIFEST_DIR, QUARANTINE_DIR, TMP_DIR] {
+            let d = root.join(dir);
+            fs_err::create_dir_all(&d).map_err(|e| LakeError::Io { path: d, source: e.into() })?;
+        }
+        lake.sweep()?;
+        Ok(lake)
+    }
+
+    /// The lake's root directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Directory of a table (`auth`, `admin`).
+    #[must_use]
+    pub fn table_dir(&self, table: &str) -> PathBuf {
+        self.root.join(table)
+    }
+
+    /// Names of the tables that hold at least one data file.
+    ///
+    /// # Errors
+    /// A table directory cannot be listed.
+    pub fn tables_with_data(&self) -> Result<Vec<&'static str>, LakeError> {
+        let mut out = Vec::new();
+        for table in midgame_schema::Table::ALL {
+            if !self.data_files(table.name)?.is_empty() {
+                out.push(table.name);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every committed or uncommitted data file of a table, sorted.
+    ///
+    /// # Errors
+    /// A directory cannot be listed.
+    pub fn data_files(&self, table: &str) -> Result<Vec<PathBuf>, LakeError> {
+        let dir = self.table_dir(table);
+        let mut files = Vec::new();
+        if !dir.exists() {
+            return Ok(files);
+        }
+        for part in read_dir_sorted(&dir)? {
+            if part.is_dir() {
+                files.extend(read_dir_sorted(&part)?.into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")));
+            }
+        }
+        Ok(files)
+    }
+
+    fn sweep(&self) -> Result<(), LakeError> {
+        let tmp = self.root.join(TMP_DIR);
+        for f in read_dir_sorted(&tmp)? {
+            remove_quietly(&f);
+        }
+        let committed = self.committed_hashes()?;
+        let orphan = |p: &Path| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let hash = name.split(['-', '.']).next().unwrap_or_default();
+            !committed.contains(hash)
+        };
+        for table in midgame_schema::Table::ALL {
+            for f in self.data_files(table.name)? {
+                if orphan(&f) {
+                    tracing::warn!(file = %f.display(), "removing a data file of an ingest that never committed");
+                    remove_quietly(&f);
+                }
+            }
+        }
+        for f in read_dir_sorted(&self.root.join(QUARANTINE_DIR))? {
+            if orphan(&f) {
+                remove_quietly(&f);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn remove_quietly(path: &Path) {
+    if let Err(e) = fs_err::remove_file(path) {
+        tracing::warn!(error = %e, "could not remove a leftover file");
+    }
+}
+
+pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, LakeError> {
+    let mut out = Vec::new();
+    let entries = match fs_err::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries {
+        out.push(entry.map_err(io_err(dir))?.path());
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,364 @@
+//! Ingesting one file: hash, frame, parse in parallel, buffer, write, quarantine, commit.
+
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+
+use midgame_schema::IdentityMap;
+use midgame_sources::{BadRecord, Chunk, Framer, ParseOptions, Parsed, RawMode, SourceKind, decoded};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::manifest::ManifestEntry;
+use crate::writer::PartitionWriter;
+use crate::{Lake, LakeError, QUARANTINE_DIR, io_err};
+
+/// How files are ingested.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The format, or `None` to recognise it from the content.
+    pub source: Option<SourceKind>,
+    /// Identity normalisation.
+    pub identities: IdentityMap,
+    /// Whether the original text is kept in `raw`.
+    pub raw: RawMode,
+    /// Arrow bytes buffered before the largest partition is written out: this, not the
+    /// input size, bounds memory.
+    pub buffer_bytes: usize,
+    /// Bytes of records per parse task.
+    pub chunk_bytes: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            source: None,
+            identities: IdentityMap::default(),
+            raw: RawMode::Full,
+            buffer_bytes: 192 << 20,
+            chunk_bytes: 4 << 20,
+        }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    /// Its rows are in the lake now.
+    Ingested,
+    /// The same bytes were ingested before (perhaps under another path): nothing added.
+    AlreadyIngested {
+        /// The path recorded then.
+        as_path: String,
+    },
+}
+
+/// The result of ingesting one file.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Its content hash.
+    pub hash: String,
+    /// Ingested now or before.
+    pub outcome: FileOutcome,
+    /// The source kind used.
+    pub source: Option<SourceKind>,
+    /// Size on disk.
+    pub size: u64,
+    /// Bytes after decompression.
+    pub decoded_bytes: u64,
+    /// Rows added to `auth`.
+    pub auth_rows: u64,
+    /// Rows added to `admin`.
+    pub admin_rows: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Records needed by no table.
+    pub skipped: u64,
+    /// The first few bad records, for messages (all of them are in `_quarantine/`).
+    pub bad_sample: Vec<BadRecord>,
+}
+
+impl FileReport {
+    /// Rows added to all tables.
+    #[must_use]
+    pub fn rows(&self) -> u64 {
+        self.auth_rows + self.admin_rows
+    }
+}
+
+const BAD_SAMPLE: usize = 5;
+
+#[derive(Serialize)]
+struct QuarantineLine<'a> {
+    file: &'a str,
+    line: u64,
+    reason: &'a str,
+    text: &'a str,
+}
+
+/// Quarantined records, streamed to a temporary file so a file full of garbage does not
+/// fill memory.
+struct Quarantine {
+    tmp: PathBuf,
+    out: Option<std::io::BufWriter<fs_err::File>>,
+    count: u64,
+    sample: Vec<BadRecord>,
+}
+
+impl Quarantine {
+    fn add(&mut self, file: &str, bad: BadRecord) -> Result<(), LakeError> {
+        if self.out.is_none() {
+            let f = fs_err::File::create(&self.tmp).map_err(io_err(&self.tmp))?;
+            self.out = Some(std::io::BufWriter::new(f));
+        }
+        let out = self.out.as_mut().expect("opened above");
+        let line = QuarantineLine { file, line: bad.line, reason: &bad.reason, text: &bad.text };
+        serde_json::to_writer(&mut *out, &line).map_err(|e| io_err(&self.tmp)(e.into()))?;
+        out.write_all(b"\n").map_err(io_err(&self.tmp))?;
+        self.count += 1;
+        if self.sample.len() < BAD_SAMPLE {
+            self.sample.push(bad);
+        }
+        Ok(())
+    }
+
+    fn publish(self, dest: &Path) -> Result<(), LakeError> {
+        if let Some(out) = self.out {
+            let f = out.into_inner().map_err(|e| io_err(&self.tmp)(e.into_error()))?;
+            f.sync_all().map_err(io_err(&self.tmp))?;
+            fs_err::rename(&self.tmp, dest).map_err(io_err(dest))?;
+        }
+        Ok(())
+    }
+}
+
+/// Hash a file's bytes (xxh3-128, hex).
+fn hash_file(path: &Path) -> Result<(String, u64), LakeError> {
+    let mut f = BufReader::with_capacity(1 << 20, fs_err::File::open(path).map_err(io_err(path))?);
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io_err(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((format!("{:032x}", hasher.digest128()), size))
+}
+
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Lake {
+    /// Ingest one file, unless its bytes were ingested before.
+    ///
+    /// `progress` is called with the number of the file's bytes read so far.
+    ///
+    /// # Errors
+    /// The file cannot be read or decompressed, its format is not recognised, or the
+    /// lake cannot be written. Nothing of the file is left in the lake then.
+    pub fn ingest_file(&self, path: &Path, opts: &IngestOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<FileReport, LakeError> {
+        let (hash, size) = hash_file(path)?;
+        let mut report = FileReport {
+            path: path.to_path_buf(),
+            hash: hash.clone(),
+            outcome: FileOutcome::Ingested,
+            source: opts.source,
+            size,
+            decoded_bytes: 0,
+            auth_rows: 0,
+            admin_rows: 0,
+            quarantined: 0,
+            skipped: 0,
+            bad_sample: Vec::new(),
+        };
+        if let Some(entry) = self.manifest_entry(&hash)? {
+            report.outcome = FileOutcome::AlreadyIngested { as_path: entry.path };
+            report.source = SourceKind::from_name(&entry.source);
+            progress(size);
+            return Ok(report);
+        }
+        let mut writer = PartitionWriter::new(self, &hash, opts.buffer_bytes);
+        let mut quarantine = Quarantine { tmp: self.tmp_path(Path::new("quarantine.ndjson")), out: None, count: 0, sample: Vec::new() };
+        let result = self.parse_into(path, opts, &mut report, &mut writer, &mut quarantine, progress);
+        let files = match result.and_then(|()| writer.finish()) {
+            Ok(files) => files,
+            Err(e) => {
+                // Leave nothing of this file behind: it was not committed.
+                self.remove_uncommitted(&hash);
+                return Err(e);
+            }
+        };
+        report.quarantined = quarantine.count;
+        report.bad_sample = std::mem::take(&mut quarantine.sample);
+        let commit = || -> Result<(), LakeError> {
+            quarantine.publish(&self.root.join(QUARANTINE_DIR).join(format!("{hash}.ndjson")))?;
+            self.commit(&ManifestEntry {
+                path: path.display().to_string(),
+                size,
+                hash: hash.clone(),
+                source: report.source.map_or_else(|| "none".to_owned(), |s| s.name().to_owned()),
+                auth_rows: report.auth_rows,
+                admin_rows: report.admin_rows,
+                quarantined: report.quarantined,
+                skipped: report.skipped,
+                files,
+                ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
+        };
+        if let Err(e) = commit() {
+            self.remove_uncommitted(&hash);
+            return Err(e);
+        }
+        Ok(report)
+    }
+
+    fn remove_uncommitted(&self, hash: &str) {
+        for table in midgame_schema::Table::ALL {
+            for f in self.data_files(table.name).unwrap_or_default() {
+                if f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(hash)) {
+                    let _ = fs_err::remove_file(&f);
+                }
+            }
+        }
+        let _ = fs_err::remove_file(self.root.join(QUARANTINE_DIR).join(format!("{hash}.ndjson")));
+    }
+
+    fn parse_into(
+        &self,
+        path: &Path,
+        opts: &IngestOptions,
+        report: &mut FileReport,
+        writer: &mut PartitionWriter<'_>,
+        quarantine: &mut Quarantine,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), LakeError> {
+        let file = std::fs::File::open(path).map_err(io_err(path))?;
+        let read = Arc::new(AtomicU64::new(0));
+        let counting = Counting { inner: file, count: Arc::clone(&read) };
+        let reader = decoded(BufReader::with_capacity(1 << 20, counting)).map_err(io_err(path))?;
+        let file_name = path.display().to_string();
+        let parse_opts = ParseOptions { file: file_name.clone(), identities: opts.identities.clone(), raw: opts.raw };
+        let group = rayon::current_num_threads().max(1);
+        let chunk_bytes = opts.chunk_bytes;
+
+        std::thread::scope(|scope| {
+            let (tx, rx) = sync_channel::<std::io::Result<Chunk>>(group * 2);
+            let reader_thread = scope.spawn(move || {
+                let mut framer = Framer::with_chunk_bytes(reader, chunk_bytes);
+                loop {
+                    match framer.next_chunk() {
+                        Ok(Some(chunk)) => {
+                            if tx.send(Ok(chunk)).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+                framer.bytes_read()
+            });
+            let mut chunks = rx.iter();
+            loop {
+                let mut batch: Vec<Chunk> = Vec::with_capacity(group);
+                for item in chunks.by_ref().take(group) {
+                    batch.push(item.map_err(io_err(path))?);
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                let kind = match report.source {
+                    Some(k) => k,
+                    None => {
+                        let k = SourceKind::recognise(&batch[0]).ok_or_else(|| LakeError::Unrecognised {
+                            path: path.to_path_buf(),
+                            tried: SourceKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+                        })?;
+                        report.source = Some(k);
+                        k
+                    }
+                };
+                let parsed: Vec<Parsed> = batch.par_iter().map(|c| kind.parse(c, &parse_opts)).collect();
+                drop(batch);
+                for p in parsed {
+                    if let Some(b) = &p.auth {
+                        report.auth_rows += b.num_rows() as u64;
+                        writer.add(midgame_schema::AUTH, b)?;
+                    }
+                    if let Some(b) = &p.admin {
+                        report.admin_rows += b.num_rows() as u64;
+                        writer.add(midgame_schema::ADMIN, b)?;
+                    }
+                    report.skipped += p.skipped;
+                    for bad in p.bad {
+                        quarantine.add(&file_name, bad)?;
+                    }
+                }
+                progress(read.load(Ordering::Relaxed));
+            }
+            drop(chunks);
+            report.decoded_bytes = reader_thread.join().expect("the reader thread does not panic");
+            Ok(())
+        })
+    }
+}
+
+/// The files to ingest under `paths`: a file is taken as named; a directory is walked
+/// for `.json`, `.ndjson`, `.jsonl`, `.log`, `.txt` files, plain or `.gz`/`.zst`
+/// (hidden entries skipped). Sorted, without duplicates.
+///
+/// # Errors
+/// A path does not exist or a directory cannot be listed.
+pub fn find_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LakeError> {
+    fn wanted(p: &Path) -> bool {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let name = name.trim_end_matches(".gz").trim_end_matches(".zst");
+        [".json", ".ndjson", ".jsonl", ".log", ".txt"].iter().any(|ext| name.ends_with(ext))
+    }
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LakeError> {
+        for p in crate::read_dir_sorted(dir)? {
+            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if wanted(&p) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = fs_err::metadata(p).map_err(io_err(p))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}

@@ -1,0 +1,94 @@
+//! One JSON entry per ingested file: what was read and what it produced.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Lake, LakeError, MANIFEST_DIR, io_err, read_dir_sorted};
+
+/// The record of one ingested file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestEntry {
+    /// Path as it was given when ingested.
+    pub path: String,
+    /// Size in bytes (as stored, compressed or not).
+    pub size: u64,
+    /// xxh3-128 of the file's bytes, hex: the file's identity.
+    pub hash: String,
+    /// Source kind used to parse it.
+    pub source: String,
+    /// Rows written to `auth`.
+    pub auth_rows: u64,
+    /// Rows written to `admin`.
+    pub admin_rows: u64,
+    /// Records quarantined.
+    pub quarantined: u64,
+    /// Records read but needed by no table.
+    pub skipped: u64,
+    /// Data files written, relative to the lake root.
+    pub files: Vec<String>,
+    /// When it was ingested (RFC 3339 UTC).
+    pub ingested_at: String,
+}
+
+impl Lake {
+    fn entry_path(&self, hash: &str) -> PathBuf {
+        self.root.join(MANIFEST_DIR).join(format!("{hash}.json"))
+    }
+
+    /// The entry of the file with this content hash, if it was ingested.
+    ///
+    /// # Errors
+    /// The entry exists but cannot be read or parsed.
+    pub fn manifest_entry(&self, hash: &str) -> Result<Option<ManifestEntry>, LakeError> {
+        let path = self.entry_path(hash);
+        match fs_err::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| LakeError::Manifest { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Every manifest entry, in hash order.
+    ///
+    /// # Errors
+    /// An entry cannot be read or parsed.
+    pub fn manifest(&self) -> Result<Vec<ManifestEntry>, LakeError> {
+        let mut out = Vec::new();
+        for p in read_dir_sorted(&self.root.join(MANIFEST_DIR))? {
+            if p.extension().is_some_and(|e| e == "json") {
+                let bytes = fs_err::read(&p).map_err(io_err(&p))?;
+                out.push(serde_json::from_slice(&bytes).map_err(|source| LakeError::Manifest { path: p.clone(), source })?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn committed_hashes(&self) -> Result<HashSet<String>, LakeError> {
+        Ok(read_dir_sorted(&self.root.join(MANIFEST_DIR))?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+            .collect())
+    }
+
+    /// Commit a file: write its entry atomically.
+    pub(crate) fn commit(&self, entry: &ManifestEntry) -> Result<(), LakeError> {
+        let bytes = serde_json::to_vec_pretty(entry).expect("a manifest entry always serialises");
+        self.publish(&bytes, &self.entry_path(&entry.hash))
+    }
+
+    /// Write `bytes` to `dest` through a temporary file and a rename.
+    pub(crate) fn publish(&self, bytes: &[u8], dest: &Path) -> Result<(), LakeError> {
+        let tmp = self.tmp_path(dest);
+        fs_err::write(&tmp, bytes).map_err(io_err(&tmp))?;
+        sync_file(&tmp)?;
+        fs_err::rename(&tmp, dest).map_err(io_err(dest))
+    }
+}
+
+pub(crate) fn sync_file(path: &Path) -> Result<(), LakeError> {
+    fs_err::File::open(path).and_then(|f| f.sync_all()).map_err(io_err(path))
+}
