@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use midgame_schema::IdentityMap;
-use midgame_sources::{BadRecord, Chunk, Framer, ParseOptions, Parsed, RawMode, SourceKind, decoded};
+use midgame_sources::{
+    BadRecord, Chunk, Framer, ParseOptions, Parsed, RawMode, SourceKind, decoded,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -116,7 +118,12 @@ impl Quarantine {
             self.out = Some(std::io::BufWriter::new(f));
         }
         let out = self.out.as_mut().expect("opened above");
-        let line = QuarantineLine { file, line: bad.line, reason: &bad.reason, text: &bad.text };
+        let line = QuarantineLine {
+            file,
+            line: bad.line,
+            reason: &bad.reason,
+            text: &bad.text,
+        };
         serde_json::to_writer(&mut *out, &line).map_err(|e| io_err(&self.tmp)(e.into()))?;
         out.write_all(b"\n").map_err(io_err(&self.tmp))?;
         self.count += 1;
@@ -128,7 +135,9 @@ impl Quarantine {
 
     fn publish(self, dest: &Path) -> Result<(), LakeError> {
         if let Some(out) = self.out {
-            let f = out.into_inner().map_err(|e| io_err(&self.tmp)(e.into_error()))?;
+            let f = out
+                .into_inner()
+                .map_err(|e| io_err(&self.tmp)(e.into_error()))?;
             f.sync_all().map_err(io_err(&self.tmp))?;
             fs_err::rename(&self.tmp, dest).map_err(io_err(dest))?;
         }
@@ -174,7 +183,12 @@ impl Lake {
     /// # Errors
     /// The file cannot be read or decompressed, its format is not recognised, or the
     /// lake cannot be written. Nothing of the file is left in the lake then.
-    pub fn ingest_file(&self, path: &Path, opts: &IngestOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<FileReport, LakeError> {
+    pub fn ingest_file(
+        &self,
+        path: &Path,
+        opts: &IngestOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<FileReport, LakeError> {
         let (hash, size) = hash_file(path)?;
         let mut report = FileReport {
             path: path.to_path_buf(),
@@ -190,14 +204,28 @@ impl Lake {
             bad_sample: Vec::new(),
         };
         if let Some(entry) = self.manifest_entry(&hash)? {
-            report.outcome = FileOutcome::AlreadyIngested { as_path: entry.path };
+            report.outcome = FileOutcome::AlreadyIngested {
+                as_path: entry.path,
+            };
             report.source = SourceKind::from_name(&entry.source);
             progress(size);
             return Ok(report);
         }
         let mut writer = PartitionWriter::new(self, &hash, opts.buffer_bytes);
-        let mut quarantine = Quarantine { tmp: self.tmp_path(Path::new("quarantine.ndjson")), out: None, count: 0, sample: Vec::new() };
-        let result = self.parse_into(path, opts, &mut report, &mut writer, &mut quarantine, progress);
+        let mut quarantine = Quarantine {
+            tmp: self.tmp_path(Path::new("quarantine.ndjson")),
+            out: None,
+            count: 0,
+            sample: Vec::new(),
+        };
+        let result = self.parse_into(
+            path,
+            opts,
+            &mut report,
+            &mut writer,
+            &mut quarantine,
+            progress,
+        );
         let files = match result.and_then(|()| writer.finish()) {
             Ok(files) => files,
             Err(e) => {
@@ -209,12 +237,19 @@ impl Lake {
         report.quarantined = quarantine.count;
         report.bad_sample = std::mem::take(&mut quarantine.sample);
         let commit = || -> Result<(), LakeError> {
-            quarantine.publish(&self.root.join(QUARANTINE_DIR).join(format!("{hash}.ndjson")))?;
+            quarantine.publish(
+                &self
+                    .root
+                    .join(QUARANTINE_DIR)
+                    .join(format!("{hash}.ndjson")),
+            )?;
             self.commit(&ManifestEntry {
                 path: path.display().to_string(),
                 size,
                 hash: hash.clone(),
-                source: report.source.map_or_else(|| "none".to_owned(), |s| s.name().to_owned()),
+                source: report
+                    .source
+                    .map_or_else(|| "none".to_owned(), |s| s.name().to_owned()),
                 auth_rows: report.auth_rows,
                 admin_rows: report.admin_rows,
                 quarantined: report.quarantined,
@@ -233,12 +268,19 @@ impl Lake {
     fn remove_uncommitted(&self, hash: &str) {
         for table in midgame_schema::Table::ALL {
             for f in self.data_files(table.name).unwrap_or_default() {
-                if f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(hash)) {
+                if f.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(hash))
+                {
                     let _ = fs_err::remove_file(&f);
                 }
             }
         }
-        let _ = fs_err::remove_file(self.root.join(QUARANTINE_DIR).join(format!("{hash}.ndjson")));
+        let _ = fs_err::remove_file(
+            self.root
+                .join(QUARANTINE_DIR)
+                .join(format!("{hash}.ndjson")),
+        );
     }
 
     fn parse_into(
@@ -252,10 +294,17 @@ impl Lake {
     ) -> Result<(), LakeError> {
         let file = std::fs::File::open(path).map_err(io_err(path))?;
         let read = Arc::new(AtomicU64::new(0));
-        let counting = Counting { inner: file, count: Arc::clone(&read) };
+        let counting = Counting {
+            inner: file,
+            count: Arc::clone(&read),
+        };
         let reader = decoded(BufReader::with_capacity(1 << 20, counting)).map_err(io_err(path))?;
         let file_name = path.display().to_string();
-        let parse_opts = ParseOptions { file: file_name.clone(), identities: opts.identities.clone(), raw: opts.raw };
+        let parse_opts = ParseOptions {
+            file: file_name.clone(),
+            identities: opts.identities.clone(),
+            raw: opts.raw,
+        };
         let group = rayon::current_num_threads().max(1);
         let chunk_bytes = opts.chunk_bytes;
 
@@ -291,15 +340,24 @@ impl Lake {
                 let kind = match report.source {
                     Some(k) => k,
                     None => {
-                        let k = SourceKind::recognise(&batch[0]).ok_or_else(|| LakeError::Unrecognised {
-                            path: path.to_path_buf(),
-                            tried: SourceKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
+                        let k = SourceKind::recognise(&batch[0]).ok_or_else(|| {
+                            LakeError::Unrecognised {
+                                path: path.to_path_buf(),
+                                tried: SourceKind::ALL
+                                    .iter()
+                                    .map(|k| k.name())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            }
                         })?;
                         report.source = Some(k);
                         k
                     }
                 };
-                let parsed: Vec<Parsed> = batch.par_iter().map(|c| kind.parse(c, &parse_opts)).collect();
+                let parsed: Vec<Parsed> = batch
+                    .par_iter()
+                    .map(|c| kind.parse(c, &parse_opts))
+                    .collect();
                 drop(batch);
                 for p in parsed {
                     if let Some(b) = &p.auth {
@@ -318,7 +376,9 @@ impl Lake {
                 progress(read.load(Ordering::Relaxed));
             }
             drop(chunks);
-            report.decoded_bytes = reader_thread.join().expect("the reader thread does not panic");
+            report.decoded_bytes = reader_thread
+                .join()
+                .expect("the reader thread does not panic");
             Ok(())
         })
     }
@@ -332,13 +392,22 @@ impl Lake {
 /// A path does not exist or a directory cannot be listed.
 pub fn find_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LakeError> {
     fn wanted(p: &Path) -> bool {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let name = name.trim_end_matches(".gz").trim_end_matches(".zst");
-        [".json", ".ndjson", ".jsonl", ".log", ".txt"].iter().any(|ext| name.ends_with(ext))
+        [".json", ".ndjson", ".jsonl", ".log", ".txt"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
     }
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LakeError> {
         for p in crate::read_dir_sorted(dir)? {
-            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            if p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+            {
                 continue;
             }
             if p.is_dir() {

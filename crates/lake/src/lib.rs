@@ -83,7 +83,10 @@ pub enum LakeError {
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
-    move |source| LakeError::Io { path: path.to_path_buf(), source }
+    move |source| LakeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A lake directory.
@@ -105,10 +108,19 @@ impl Lake {
     /// # Errors
     /// The directory cannot be created or listed.
     pub fn open(root: &Path) -> Result<Self, LakeError> {
-        let lake = Self { root: root.to_path_buf() };
-        for dir in [MANIFEST_DIR, QUARANTINE_DIR, TMP_DIR] {
+        let lake = Self {
+            root: root.to_path_buf(),
+        };
+        let tables = midgame_schema::Table::ALL.map(|t| t.name);
+        for dir in [MANIFEST_DIR, QUARANTINE_DIR, TMP_DIR]
+            .into_iter()
+            .chain(tables)
+        {
             let d = root.join(dir);
-            fs_err::create_dir_all(&d).map_err(|e| LakeError::Io { path: d, source: e.into() })?;
+            fs_err::create_dir_all(&d).map_err(|e| LakeError::Io {
+                path: d,
+                source: e.into(),
+            })?;
         }
         lake.sweep()?;
         Ok(lake)
@@ -152,7 +164,11 @@ impl Lake {
         }
         for part in read_dir_sorted(&dir)? {
             if part.is_dir() {
-                files.extend(read_dir_sorted(&part)?.into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")));
+                files.extend(
+                    read_dir_sorted(&part)?
+                        .into_iter()
+                        .filter(|p| p.extension().is_some_and(|e| e == "parquet")),
+                );
             }
         }
         Ok(files)

@@ -45,7 +45,9 @@ impl Lake {
     pub fn manifest_entry(&self, hash: &str) -> Result<Option<ManifestEntry>, LakeError> {
         let path = self.entry_path(hash);
         match fs_err::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| LakeError::Manifest { path, source }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| LakeError::Manifest { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(&path)(e)),
         }
@@ -60,7 +62,12 @@ impl Lake {
         for p in read_dir_sorted(&self.root.join(MANIFEST_DIR))? {
             if p.extension().is_some_and(|e| e == "json") {
                 let bytes = fs_err::read(&p).map_err(io_err(&p))?;
-                out.push(serde_json::from_slice(&bytes).map_err(|source| LakeError::Manifest { path: p.clone(), source })?);
+                out.push(
+                    serde_json::from_slice(&bytes).map_err(|source| LakeError::Manifest {
+                        path: p.clone(),
+                        source,
+                    })?,
+                );
             }
         }
         Ok(out)
@@ -90,5 +97,7 @@ impl Lake {
 }
 
 pub(crate) fn sync_file(path: &Path) -> Result<(), LakeError> {
-    fs_err::File::open(path).and_then(|f| f.sync_all()).map_err(io_err(path))
+    fs_err::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(path))
 }

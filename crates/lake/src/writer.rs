@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
-use arrow::compute::{SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::compute::{
+    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
+};
 use arrow::datatypes::Int64Type;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -40,11 +42,22 @@ pub(crate) struct PartitionWriter<'a> {
 
 impl<'a> PartitionWriter<'a> {
     pub(crate) fn new(lake: &'a Lake, hash: &'a str, budget: usize) -> Self {
-        Self { lake, hash, budget, buffered: 0, parts: BTreeMap::new(), written: Vec::new() }
+        Self {
+            lake,
+            hash,
+            budget,
+            buffered: 0,
+            parts: BTreeMap::new(),
+            written: Vec::new(),
+        }
     }
 
     /// Buffer a batch of `table`, flushing the largest partitions when over budget.
-    pub(crate) fn add(&mut self, table: &'static str, batch: &RecordBatch) -> Result<(), LakeError> {
+    pub(crate) fn add(
+        &mut self,
+        table: &'static str,
+        batch: &RecordBatch,
+    ) -> Result<(), LakeError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -56,7 +69,12 @@ impl<'a> PartitionWriter<'a> {
             self.buffered += bytes;
         }
         while self.buffered > self.budget {
-            let Some((&key, _)) = self.parts.iter().filter(|(_, p)| p.bytes > 0).max_by_key(|(_, p)| p.bytes) else {
+            let Some((&key, _)) = self
+                .parts
+                .iter()
+                .filter(|(_, p)| p.bytes > 0)
+                .max_by_key(|(_, p)| p.bytes)
+            else {
                 break;
             };
             let p = self.parts.get_mut(&key).expect("key was just found");
@@ -77,8 +95,10 @@ impl<'a> PartitionWriter<'a> {
             .filter(|(_, p)| !p.batches.is_empty())
             .map(|(key, p)| (key, p.seq, p.batches))
             .collect();
-        let results: Vec<Result<String, LakeError>> =
-            work.into_par_iter().map(|((table, day), seq, batches)| self.write_file(table, day, seq, batches)).collect();
+        let results: Vec<Result<String, LakeError>> = work
+            .into_par_iter()
+            .map(|((table, day), seq, batches)| self.write_file(table, day, seq, batches))
+            .collect();
         let mut written = std::mem::take(&mut self.written);
         for r in results {
             written.push(r?);
@@ -88,16 +108,35 @@ impl<'a> PartitionWriter<'a> {
     }
 
     fn arrow_err(&self, source: arrow::error::ArrowError) -> LakeError {
-        LakeError::Arrow { path: self.lake.root.clone(), source }
+        LakeError::Arrow {
+            path: self.lake.root.clone(),
+            source,
+        }
     }
 
-    fn write_file(&self, table: &'static str, day: i64, seq: u32, batches: Vec<RecordBatch>) -> Result<String, LakeError> {
-        let rel = format!("{table}/date={}/{}-{seq:04}.parquet", midgame_schema::day_string(day), self.hash);
+    fn write_file(
+        &self,
+        table: &'static str,
+        day: i64,
+        seq: u32,
+        batches: Vec<RecordBatch>,
+    ) -> Result<String, LakeError> {
+        let rel = format!(
+            "{table}/date={}/{}-{seq:04}.parquet",
+            midgame_schema::day_string(day),
+            self.hash
+        );
         let dest = self.lake.root.join(&rel);
         let schema = batches[0].schema();
-        let all = concat_batches(&schema, &batches).map_err(|source| LakeError::Arrow { path: dest.clone(), source })?;
+        let all = concat_batches(&schema, &batches).map_err(|source| LakeError::Arrow {
+            path: dest.clone(),
+            source,
+        })?;
         drop(batches);
-        let sorted = sort_by_user_time(&all).map_err(|source| LakeError::Arrow { path: dest.clone(), source })?;
+        let sorted = sort_by_user_time(&all).map_err(|source| LakeError::Arrow {
+            path: dest.clone(),
+            source,
+        })?;
         drop(all);
         let dir = dest.parent().expect("a partition file has a directory");
         fs_err::create_dir_all(dir).map_err(io_err(dir))?;
@@ -116,12 +155,19 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>, arrow::e
         .expect("every lake table has time_ms")
         .as_primitive::<Int64Type>();
     let first = midgame_schema::epoch_day(times.value(0));
-    if times.values().iter().all(|t| midgame_schema::epoch_day(*t) == first) {
+    if times
+        .values()
+        .iter()
+        .all(|t| midgame_schema::epoch_day(*t) == first)
+    {
         return Ok(vec![(first, batch.clone())]);
     }
     let mut by_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
     for (i, t) in times.values().iter().enumerate() {
-        by_day.entry(midgame_schema::epoch_day(*t)).or_default().push(u32::try_from(i).expect("a batch has fewer than 2^32 rows"));
+        by_day
+            .entry(midgame_schema::epoch_day(*t))
+            .or_default()
+            .push(u32::try_from(i).expect("a batch has fewer than 2^32 rows"));
     }
     by_day
         .into_iter()
@@ -130,14 +176,34 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>, arrow::e
 }
 
 /// Sort rows by user, then time, then line (a total order for rows of one file).
-pub(crate) fn sort_by_user_time(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let col = |name: &str| Arc::clone(batch.column_by_name(name).expect("lake tables have user, time_ms, line"));
-    let asc = Some(SortOptions { descending: false, nulls_first: false });
+pub(crate) fn sort_by_user_time(
+    batch: &RecordBatch,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let col = |name: &str| {
+        Arc::clone(
+            batch
+                .column_by_name(name)
+                .expect("lake tables have user, time_ms, line"),
+        )
+    };
+    let asc = Some(SortOptions {
+        descending: false,
+        nulls_first: false,
+    });
     let indices = lexsort_to_indices(
         &[
-            SortColumn { values: col("user"), options: asc },
-            SortColumn { values: col("time_ms"), options: asc },
-            SortColumn { values: col("line"), options: asc },
+            SortColumn {
+                values: col("user"),
+                options: asc,
+            },
+            SortColumn {
+                values: col("time_ms"),
+                options: asc,
+            },
+            SortColumn {
+                values: col("line"),
+                options: asc,
+            },
         ],
         None,
     )?;
@@ -146,13 +212,30 @@ pub(crate) fn sort_by_user_time(batch: &RecordBatch) -> Result<RecordBatch, arro
 
 fn writer_properties(batch: &RecordBatch) -> WriterProperties {
     let schema = batch.schema();
-    let idx = |name: &str| i32::try_from(schema.index_of(name).expect("lake tables have user and time_ms")).expect("few columns");
+    let idx = |name: &str| {
+        i32::try_from(
+            schema
+                .index_of(name)
+                .expect("lake tables have user and time_ms"),
+        )
+        .expect("few columns")
+    };
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("3 is a valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(Some(vec![
-            SortingColumn { column_idx: idx("user"), descending: false, nulls_first: false },
-            SortingColumn { column_idx: idx("time_ms"), descending: false, nulls_first: false },
+            SortingColumn {
+                column_idx: idx("user"),
+                descending: false,
+                nulls_first: false,
+            },
+            SortingColumn {
+                column_idx: idx("time_ms"),
+                descending: false,
+                nulls_first: false,
+            },
         ]));
     // Nearly every value is distinct: a dictionary would only be tried and thrown away.
     for col in ["raw", "time_ms", "time"] {
@@ -164,9 +247,13 @@ fn writer_properties(batch: &RecordBatch) -> WriterProperties {
 }
 
 fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
-    let parquet_err = |source| LakeError::Parquet { path: path.to_path_buf(), source };
+    let parquet_err = |source| LakeError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = fs_err::File::create(path).map_err(io_err(path))?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(batch))).map_err(parquet_err)?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(batch)))
+        .map_err(parquet_err)?;
     writer.write(batch).map_err(parquet_err)?;
     writer.close().map_err(parquet_err)?;
     Ok(())
@@ -178,7 +265,11 @@ impl Lake {
         use std::sync::atomic::{AtomicU64, Ordering};
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        self.root.join(crate::TMP_DIR).join(format!("{}-{}-{name}.tmp", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)))
+        self.root.join(crate::TMP_DIR).join(format!(
+            "{}-{}-{name}.tmp",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ))
     }
 }
 
@@ -192,23 +283,45 @@ mod tests {
     fn rows_split_by_utc_day() {
         let mut b = AuthBuilder::with_capacity(3);
         for t in [86_400_000 - 1, 86_400_000, 10] {
-            b.append(&AuthRow { time_ms: t, source: "okta", file: "f", ..AuthRow::default() });
+            b.append(&AuthRow {
+                time_ms: t,
+                source: "okta",
+                file: "f",
+                ..AuthRow::default()
+            });
         }
         let parts = split_by_day(&b.finish()).unwrap();
-        assert_eq!(parts.iter().map(|(d, b)| (*d, b.num_rows())).collect::<Vec<_>>(), vec![(0, 2), (1, 1)]);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|(d, b)| (*d, b.num_rows()))
+                .collect::<Vec<_>>(),
+            vec![(0, 2), (1, 1)]
+        );
     }
 
     #[test]
     fn sorted_by_user_then_time_with_nulls_last() {
         let mut b = AuthBuilder::with_capacity(4);
         for (user, t) in [(Some("b"), 1), (None, 0), (Some("a"), 5), (Some("a"), 2)] {
-            b.append(&AuthRow { time_ms: t, user, source: "okta", file: "f", ..AuthRow::default() });
+            b.append(&AuthRow {
+                time_ms: t,
+                user,
+                source: "okta",
+                file: "f",
+                ..AuthRow::default()
+            });
         }
         let sorted = sort_by_user_time(&b.finish()).unwrap();
         let users = sorted.column_by_name("user").unwrap().as_string::<i32>();
-        let got: Vec<Option<&str>> = (0..4).map(|i| users.is_valid(i).then(|| users.value(i))).collect();
+        let got: Vec<Option<&str>> = (0..4)
+            .map(|i| users.is_valid(i).then(|| users.value(i)))
+            .collect();
         assert_eq!(got, vec![Some("a"), Some("a"), Some("b"), None]);
-        let times = sorted.column_by_name("time_ms").unwrap().as_primitive::<Int64Type>();
+        let times = sorted
+            .column_by_name("time_ms")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         assert_eq!(times.values()[..2], [2, 5]);
     }
 }

@@ -10,7 +10,9 @@ use midgame_lake::{FileOutcome, IngestOptions, Lake, LakeError};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sources/tests/fixtures/okta/panther").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sources/tests/fixtures/okta/panther")
+        .join(name)
 }
 
 fn read_table(lake: &Lake, table: &str) -> Vec<RecordBatch> {
@@ -29,7 +31,10 @@ fn read_table(lake: &Lake, table: &str) -> Vec<RecordBatch> {
 }
 
 fn rows(lake: &Lake, table: &str) -> usize {
-    read_table(lake, table).iter().map(RecordBatch::num_rows).sum()
+    read_table(lake, table)
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum()
 }
 
 fn no_progress(_: u64) {}
@@ -38,7 +43,13 @@ fn no_progress(_: u64) {}
 fn ingest_partitions_by_day_and_sorts_by_user_then_time() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path()).unwrap();
-    let report = lake.ingest_file(&fixture("rule-tests.ndjson"), &IngestOptions::default(), &no_progress).unwrap();
+    let report = lake
+        .ingest_file(
+            &fixture("rule-tests.ndjson"),
+            &IngestOptions::default(),
+            &no_progress,
+        )
+        .unwrap();
     assert_eq!(report.outcome, FileOutcome::Ingested);
     assert_eq!(report.auth_rows + report.quarantined, 88);
     assert_eq!(rows(&lake, "auth") as u64, report.auth_rows);
@@ -47,36 +58,88 @@ fn ingest_partitions_by_day_and_sorts_by_user_then_time() {
     for f in &files {
         let date = f.parent().unwrap().file_name().unwrap().to_str().unwrap();
         assert!(date.starts_with("date=") && date.len() == 15, "{date}");
-        let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap()).unwrap().build().unwrap().map(Result::unwrap).collect();
+        let batches: Vec<RecordBatch> =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
         for b in batches {
             let users = b.column_by_name("user").unwrap().as_string::<i32>();
-            let times = b.column_by_name("time_ms").unwrap().as_primitive::<Int64Type>();
+            let times = b
+                .column_by_name("time_ms")
+                .unwrap()
+                .as_primitive::<Int64Type>();
             for i in 1..b.num_rows() {
-                let key = |i: usize| (users.is_null(i), users.is_valid(i).then(|| users.value(i)), times.value(i));
-                assert!(key(i - 1) <= key(i), "{}: rows {} and {i} out of order", f.display(), i - 1);
-                assert_eq!(midgame_schema::day_string(midgame_schema::epoch_day(times.value(i))), date[5..]);
+                let key = |i: usize| {
+                    (
+                        users.is_null(i),
+                        users.is_valid(i).then(|| users.value(i)),
+                        times.value(i),
+                    )
+                };
+                assert!(
+                    key(i - 1) <= key(i),
+                    "{}: rows {} and {i} out of order",
+                    f.display(),
+                    i - 1
+                );
+                assert_eq!(
+                    midgame_schema::day_string(midgame_schema::epoch_day(times.value(i))),
+                    date[5..]
+                );
             }
         }
     }
     // Quarantine holds each bad record with file, line and reason.
-    let q = std::fs::read_to_string(dir.path().join("_quarantine").join(format!("{}.ndjson", report.hash))).unwrap();
-    let lines: Vec<serde_json::Value> = q.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let q = std::fs::read_to_string(
+        dir.path()
+            .join("_quarantine")
+            .join(format!("{}.ndjson", report.hash)),
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = q
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len() as u64, report.quarantined);
-    assert!(lines.iter().all(|l| l["file"].as_str().unwrap().ends_with("rule-tests.ndjson") && l["line"].as_u64().unwrap() > 0 && !l["reason"].as_str().unwrap().is_empty()));
+    assert!(lines.iter().all(
+        |l| l["file"].as_str().unwrap().ends_with("rule-tests.ndjson")
+            && l["line"].as_u64().unwrap() > 0
+            && !l["reason"].as_str().unwrap().is_empty()
+    ));
 }
 
 #[test]
 fn ingesting_the_same_bytes_again_adds_nothing_even_under_another_name() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path()).unwrap();
-    let first = lake.ingest_file(&fixture("brute_force_logins.ndjson"), &IngestOptions::default(), &no_progress).unwrap();
+    let first = lake
+        .ingest_file(
+            &fixture("brute_force_logins.ndjson"),
+            &IngestOptions::default(),
+            &no_progress,
+        )
+        .unwrap();
     assert_eq!(first.auth_rows, 10);
-    let again = lake.ingest_file(&fixture("brute_force_logins.ndjson"), &IngestOptions::default(), &no_progress).unwrap();
+    let again = lake
+        .ingest_file(
+            &fixture("brute_force_logins.ndjson"),
+            &IngestOptions::default(),
+            &no_progress,
+        )
+        .unwrap();
     assert!(matches!(again.outcome, FileOutcome::AlreadyIngested { .. }));
     let copy = dir.path().join("renamed.json");
     std::fs::copy(fixture("brute_force_logins.ndjson"), &copy).unwrap();
-    let renamed = Lake::open(dir.path()).unwrap().ingest_file(&copy, &IngestOptions::default(), &no_progress).unwrap();
-    assert!(matches!(renamed.outcome, FileOutcome::AlreadyIngested { ref as_path } if as_path.ends_with("brute_force_logins.ndjson")));
+    let renamed = Lake::open(dir.path())
+        .unwrap()
+        .ingest_file(&copy, &IngestOptions::default(), &no_progress)
+        .unwrap();
+    assert!(
+        matches!(renamed.outcome, FileOutcome::AlreadyIngested { ref as_path } if as_path.ends_with("brute_force_logins.ndjson"))
+    );
     assert_eq!(rows(&lake, "auth"), 10);
     assert_eq!(lake.manifest().unwrap().len(), 1);
 }
@@ -85,8 +148,14 @@ fn ingesting_the_same_bytes_again_adds_nothing_even_under_another_name() {
 fn a_small_buffer_writes_several_files_and_loses_no_row() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path()).unwrap();
-    let opts = IngestOptions { buffer_bytes: 1, chunk_bytes: 512, ..IngestOptions::default() };
-    let report = lake.ingest_file(&fixture("legit_login.ndjson"), &opts, &no_progress).unwrap();
+    let opts = IngestOptions {
+        buffer_bytes: 1,
+        chunk_bytes: 512,
+        ..IngestOptions::default()
+    };
+    let report = lake
+        .ingest_file(&fixture("legit_login.ndjson"), &opts, &no_progress)
+        .unwrap();
     assert_eq!(report.auth_rows, 5);
     assert!(lake.data_files("auth").unwrap().len() >= 2);
     assert_eq!(rows(&lake, "auth"), 5);
@@ -96,19 +165,38 @@ fn a_small_buffer_writes_several_files_and_loses_no_row() {
 fn a_killed_run_leaves_nothing_that_the_next_open_keeps() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path()).unwrap();
-    lake.ingest_file(&fixture("legit_login.ndjson"), &IngestOptions::default(), &no_progress).unwrap();
+    lake.ingest_file(
+        &fixture("legit_login.ndjson"),
+        &IngestOptions::default(),
+        &no_progress,
+    )
+    .unwrap();
     // What a run killed before its commit leaves: a renamed data file with no manifest
     // entry, a quarantine file, and a half-written temporary file.
     let committed = lake.data_files("auth").unwrap()[0].clone();
     let orphan = committed.with_file_name(format!("{}-0000.parquet", "f".repeat(32)));
     std::fs::copy(&committed, &orphan).unwrap();
-    std::fs::write(dir.path().join("_quarantine").join(format!("{}.ndjson", "f".repeat(32))), "{}\n").unwrap();
+    std::fs::write(
+        dir.path()
+            .join("_quarantine")
+            .join(format!("{}.ndjson", "f".repeat(32))),
+        "{}\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("_tmp/123-0-x.parquet.tmp"), "PAR1 half").unwrap();
     let lake = Lake::open(dir.path()).unwrap();
     assert!(!orphan.exists());
     assert!(committed.exists());
-    assert_eq!(std::fs::read_dir(dir.path().join("_tmp")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(dir.path().join("_quarantine")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("_tmp")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("_quarantine"))
+            .unwrap()
+            .count(),
+        0
+    );
     assert_eq!(rows(&lake, "auth"), 5);
 }
 
@@ -122,9 +210,14 @@ fn a_truncated_gzip_fails_the_file_and_leaves_nothing_behind() {
     let gz = gz.finish().unwrap();
     let cut = dir.path().join("cut.json.gz");
     std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
-    let err = lake.ingest_file(&cut, &IngestOptions::default(), &no_progress).unwrap_err();
+    let err = lake
+        .ingest_file(&cut, &IngestOptions::default(), &no_progress)
+        .unwrap_err();
     assert!(matches!(err, LakeError::Io { .. }), "{err}");
-    assert!(err.to_string().starts_with(&cut.display().to_string()), "{err}");
+    assert!(
+        err.to_string().starts_with(&cut.display().to_string()),
+        "{err}"
+    );
     assert!(lake.data_files("auth").unwrap().is_empty());
     assert!(lake.manifest().unwrap().is_empty());
 }
@@ -134,9 +227,21 @@ fn an_unrecognised_format_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(&dir.path().join("lake")).unwrap();
     let f = dir.path().join("asa.log");
-    std::fs::write(&f, "<166>Aug  4 10:12:33 asa %ASA-6-113004: AAA user authentication Successful\n").unwrap();
-    let err = lake.ingest_file(&f, &IngestOptions::default(), &no_progress).unwrap_err();
-    assert_eq!(err.to_string(), format!("{}: unrecognised log format (none of: okta); name it with --source", f.display()));
+    std::fs::write(
+        &f,
+        "<166>Aug  4 10:12:33 asa %ASA-6-113004: AAA user authentication Successful\n",
+    )
+    .unwrap();
+    let err = lake
+        .ingest_file(&f, &IngestOptions::default(), &no_progress)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: unrecognised log format (none of: okta); name it with --source",
+            f.display()
+        )
+    );
 }
 
 #[test]
@@ -145,6 +250,8 @@ fn an_empty_file_is_ingested_with_no_rows() {
     let lake = Lake::open(&dir.path().join("lake")).unwrap();
     let f = dir.path().join("empty.json");
     std::fs::write(&f, "").unwrap();
-    let r = lake.ingest_file(&f, &IngestOptions::default(), &no_progress).unwrap();
+    let r = lake
+        .ingest_file(&f, &IngestOptions::default(), &no_progress)
+        .unwrap();
     assert_eq!((r.rows(), r.quarantined), (0, 0));
 }

@@ -12,7 +12,9 @@ use arrow::datatypes::SchemaRef;
 #[must_use]
 pub fn auth_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
-    SCHEMA.get_or_init(crate::table::auth_schema_uncached).clone()
+    SCHEMA
+        .get_or_init(crate::table::auth_schema_uncached)
+        .clone()
 }
 
 /// One `auth` row, borrowing its text from the parsed record.

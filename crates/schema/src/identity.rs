@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(ids.normalise("JDoe@Example.COM"), "jdoe@example.com");
         assert_eq!(ids.normalise(r"ACME\JDoe"), "jdoe@example.com");
         assert_eq!(ids.normalise("jdoe"), "jdoe@example.com");
-        assert!(matches!(ids.normalise("jdoe@example.com"), Cow::Borrowed(_)));
+        assert!(matches!(
+            ids.normalise("jdoe@example.com"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
@@ -128,6 +131,9 @@ mod tests {
         let mut ids = IdentityMap::new(None);
         let err = ids.add_aliases_csv("a,b\nc\n").unwrap_err();
         assert_eq!(err.line, 2);
-        assert!(err.to_string().starts_with("aliases line 2: expected `alias,user`"));
+        assert!(
+            err.to_string()
+                .starts_with("aliases line 2: expected `alias,user`")
+        );
     }
 }

@@ -21,8 +21,8 @@ mod identity;
 mod table;
 
 pub use auth::{AuthBuilder, AuthRow, auth_schema};
-pub use identity::{IdentityMap, IdentityError};
-pub use table::{Column, ColumnType, Table, admin_schema, AUTH_COLUMNS, ADMIN_COLUMNS};
+pub use identity::{IdentityError, IdentityMap};
+pub use table::{ADMIN_COLUMNS, AUTH_COLUMNS, Column, ColumnType, Table, admin_schema};
 
 /// Name of the table of authentication, session and tunnel events.
 pub const AUTH: &str = "auth";

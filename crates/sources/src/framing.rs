@@ -55,7 +55,10 @@ pub struct Chunk {
 impl Chunk {
     /// The records, in file order.
     pub fn records(&self) -> impl Iterator<Item = Record<'_>> + '_ {
-        self.spans.iter().map(|s| Record { line: s.line, text: &self.data[s.range.clone()] })
+        self.spans.iter().map(|s| Record {
+            line: s.line,
+            text: &self.data[s.range.clone()],
+        })
     }
 
     /// Number of records.
@@ -202,7 +205,11 @@ impl<R: Read> Framer<R> {
                 want = self.chunk_bytes;
                 continue;
             }
-            return Ok(Some(Chunk { data, spans: cut.spans, bad: cut.bad }));
+            return Ok(Some(Chunk {
+                data,
+                spans: cut.spans,
+                bad: cut.bad,
+            }));
         }
     }
 }
@@ -228,7 +235,11 @@ fn recognise(buf: &[u8], eof: bool) -> Option<FramingMode> {
                     .iter()
                     .find(|b| !matches!(b, b' ' | b'\t' | b'\r'))
                     .is_none_or(|b| *b == b'\n');
-                Some(if newlines == 0 && ends_line { FramingMode::Lines } else { FramingMode::Json })
+                Some(if newlines == 0 && ends_line {
+                    FramingMode::Lines
+                } else {
+                    FramingMode::Json
+                })
             }
             None if eof => Some(FramingMode::Json),
             None => match buf[first..].iter().position(|b| *b == b'\n') {
@@ -242,8 +253,14 @@ fn recognise(buf: &[u8], eof: bool) -> Option<FramingMode> {
 }
 
 fn trim(bytes: &[u8]) -> Range<usize> {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     start..end.max(start)
 }
 
@@ -257,15 +274,26 @@ fn split_lines(buf: &[u8], eof: bool, first_line: u64) -> Cut {
     let mut line = first_line;
     let mut start = 0;
     while start < consumed {
-        let end = buf[start..consumed].iter().position(|b| *b == b'\n').map_or(consumed, |p| start + p);
+        let end = buf[start..consumed]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(consumed, |p| start + p);
         let t = trim(&buf[start..end]);
         if !t.is_empty() {
-            spans.push(Span { range: start + t.start..start + t.end, line });
+            spans.push(Span {
+                range: start + t.start..start + t.end,
+                line,
+            });
         }
         line += 1;
         start = end + 1;
     }
-    Cut { spans, bad: Vec::new(), consumed, next_line: line }
+    Cut {
+        spans,
+        bad: Vec::new(),
+        consumed,
+        next_line: line,
+    }
 }
 
 /// End (exclusive) of the JSON object/array/string starting at `start`, and the newlines
@@ -356,17 +384,27 @@ fn scan_json(buf: &[u8], eof: bool, first_line: u64, in_array: &mut bool) -> Cut
         match scanned {
             Some((end, newlines)) => {
                 let t = trim(&buf[start..end]);
-                spans.push(Span { range: start + t.start..start + t.end, line });
+                spans.push(Span {
+                    range: start + t.start..start + t.end,
+                    line,
+                });
                 line += newlines;
                 i = end;
             }
             None if eof => {
                 let text = &buf[start..];
                 if matches!(text[0], b'{' | b'[' | b'"') {
-                    bad.push(BadRecord::new(line, "unterminated JSON value: the file ends inside it", text));
+                    bad.push(BadRecord::new(
+                        line,
+                        "unterminated JSON value: the file ends inside it",
+                        text,
+                    ));
                 } else {
                     let t = trim(text);
-                    spans.push(Span { range: start + t.start..start + t.end, line });
+                    spans.push(Span {
+                        range: start + t.start..start + t.end,
+                        line,
+                    });
                 }
                 line += text.iter().filter(|b| **b == b'\n').count() as u64;
                 consumed = len;
@@ -376,7 +414,12 @@ fn scan_json(buf: &[u8], eof: bool, first_line: u64, in_array: &mut bool) -> Cut
             None => break,
         }
     }
-    Cut { spans, bad, consumed, next_line: consumed_line }
+    Cut {
+        spans,
+        bad,
+        consumed,
+        next_line: consumed_line,
+    }
 }
 
 #[cfg(test)]
@@ -388,7 +431,10 @@ mod tests {
         let mut out = Vec::new();
         let mut bad = Vec::new();
         while let Some(c) = f.next_chunk().unwrap() {
-            out.extend(c.records().map(|r| (r.line, String::from_utf8(r.text.to_vec()).unwrap())));
+            out.extend(
+                c.records()
+                    .map(|r| (r.line, String::from_utf8(r.text.to_vec()).unwrap())),
+            );
             bad.extend(c.bad().iter().cloned());
         }
         (out, bad, f.mode().unwrap_or(FramingMode::Lines))
@@ -403,7 +449,11 @@ mod tests {
             assert!(bad.is_empty());
             assert_eq!(
                 recs,
-                vec![(1, "{\"a\":1}".into()), (3, "{\"a\":2}".into()), (5, "{\"a\":3}".into())],
+                vec![
+                    (1, "{\"a\":1}".into()),
+                    (3, "{\"a\":2}".into()),
+                    (5, "{\"a\":3}".into())
+                ],
                 "chunk size {chunk}"
             );
         }

@@ -84,14 +84,19 @@ pub(crate) struct Num(pub Option<f64>);
 impl Num {
     pub(crate) fn as_i64(self) -> Option<i64> {
         #[allow(clippy::cast_possible_truncation)]
-        self.0.filter(|v| v.is_finite() && v.fract() == 0.0).map(|v| v as i64)
+        self.0
+            .filter(|v| v.is_finite() && v.fract() == 0.0)
+            .map(|v| v as i64)
     }
 }
 
 impl<'de> Deserialize<'de> for Num {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let t = Text::deserialize(d)?;
-        Ok(Num(t.value().and_then(|s| s.trim().parse::<f64>().ok()).filter(|v| v.is_finite())))
+        Ok(Num(t
+            .value()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite())))
     }
 }
 
@@ -102,11 +107,13 @@ pub(crate) struct Flag(pub Option<bool>);
 impl<'de> Deserialize<'de> for Flag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let t = Text::deserialize(d)?;
-        Ok(Flag(match t.value().map(str::to_ascii_lowercase).as_deref() {
-            Some("true" | "1" | "yes") => Some(true),
-            Some("false" | "0" | "no") => Some(false),
-            _ => None,
-        }))
+        Ok(Flag(
+            match t.value().map(str::to_ascii_lowercase).as_deref() {
+                Some("true" | "1" | "yes") => Some(true),
+                Some("false" | "0" | "no") => Some(false),
+                _ => None,
+            },
+        ))
     }
 }
 

@@ -24,8 +24,8 @@
 mod countries;
 mod framing;
 mod lenient;
-pub mod time;
 pub mod okta;
+pub mod time;
 pub mod ua;
 
 use std::fmt;
@@ -61,7 +61,11 @@ impl ParseOptions {
     /// Defaults for a file: no default domain, no aliases, `raw` kept.
     #[must_use]
     pub fn new(file: impl Into<String>) -> Self {
-        Self { file: file.into(), identities: IdentityMap::default(), raw: RawMode::Full }
+        Self {
+            file: file.into(),
+            identities: IdentityMap::default(),
+            raw: RawMode::Full,
+        }
     }
 }
 
@@ -84,7 +88,11 @@ impl BadRecord {
     #[must_use]
     pub fn new(line: u64, reason: impl Into<String>, bytes: &[u8]) -> Self {
         let cut = &bytes[..bytes.len().min(Self::MAX_TEXT)];
-        Self { line, reason: reason.into(), text: String::from_utf8_lossy(cut).into_owned() }
+        Self {
+            line,
+            reason: reason.into(),
+            text: String::from_utf8_lossy(cut).into_owned(),
+        }
     }
 }
 
@@ -136,7 +144,11 @@ impl SourceKind {
     #[must_use]
     pub fn recognise(chunk: &Chunk) -> Option<Self> {
         chunk.records().take(16).find_map(|r| {
-            if okta::looks_like(r.text) { Some(SourceKind::Okta) } else { None }
+            if okta::looks_like(r.text) {
+                Some(SourceKind::Okta)
+            } else {
+                None
+            }
         })
     }
 
@@ -171,7 +183,9 @@ pub fn open_decoded(path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
 ///
 /// # Errors
 /// The first bytes cannot be read, or the zstd decoder cannot start.
-pub fn decoded<R: BufRead + Send + 'static>(mut reader: R) -> std::io::Result<Box<dyn Read + Send>> {
+pub fn decoded<R: BufRead + Send + 'static>(
+    mut reader: R,
+) -> std::io::Result<Box<dyn Read + Send>> {
     let head = reader.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
@@ -189,7 +203,10 @@ pub fn country_code(name: &str) -> Option<&'static str> {
     let name = name.trim();
     if name.len() == 2 && name.bytes().all(|b| b.is_ascii_alphabetic()) {
         let upper = name.to_ascii_uppercase();
-        return countries::COUNTRIES.iter().map(|(_, c)| *c).find(|c| *c == upper);
+        return countries::COUNTRIES
+            .iter()
+            .map(|(_, c)| *c)
+            .find(|c| *c == upper);
     }
     let lower = name.to_lowercase();
     countries::COUNTRIES
@@ -222,7 +239,10 @@ mod tests {
         let zs = zstd::stream::encode_all(&text[..], 3).unwrap();
         for bytes in [gz, zs, text.to_vec()] {
             let mut out = Vec::new();
-            decoded(std::io::Cursor::new(bytes)).unwrap().read_to_end(&mut out).unwrap();
+            decoded(std::io::Cursor::new(bytes))
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
             assert_eq!(out, text);
         }
     }

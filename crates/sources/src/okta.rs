@@ -28,7 +28,12 @@ struct Event<'a> {
     security_context: Obj<SecurityContext<'a>>,
     #[serde(borrow, default, rename = "debugContext", alias = "debugcontext")]
     debug_context: Obj<DebugContext<'a>>,
-    #[serde(borrow, default, rename = "authenticationContext", alias = "authenticationcontext")]
+    #[serde(
+        borrow,
+        default,
+        rename = "authenticationContext",
+        alias = "authenticationcontext"
+    )]
     authentication_context: Obj<AuthenticationContext<'a>>,
     #[serde(borrow, default)]
     device: Obj<Device<'a>>,
@@ -50,7 +55,12 @@ struct Client<'a> {
     ip_address: Text<'a>,
     #[serde(borrow, default, rename = "userAgent", alias = "useragent")]
     user_agent: Obj<UserAgent<'a>>,
-    #[serde(borrow, default, rename = "geographicalContext", alias = "geographicalcontext")]
+    #[serde(
+        borrow,
+        default,
+        rename = "geographicalContext",
+        alias = "geographicalcontext"
+    )]
     geo: Obj<Geo<'a>>,
 }
 
@@ -108,7 +118,12 @@ struct DebugContext<'a> {
 
 #[derive(Deserialize, Default)]
 struct DebugData<'a> {
-    #[serde(borrow, default, rename = "deviceFingerprint", alias = "devicefingerprint")]
+    #[serde(
+        borrow,
+        default,
+        rename = "deviceFingerprint",
+        alias = "devicefingerprint"
+    )]
     device_fingerprint: Text<'a>,
     #[serde(borrow, default, rename = "dtHash", alias = "dthash")]
     dt_hash: Text<'a>,
@@ -120,7 +135,12 @@ struct DebugData<'a> {
 
 #[derive(Deserialize, Default)]
 struct AuthenticationContext<'a> {
-    #[serde(borrow, default, rename = "externalSessionId", alias = "externalsessionid")]
+    #[serde(
+        borrow,
+        default,
+        rename = "externalSessionId",
+        alias = "externalsessionid"
+    )]
     external_session_id: Text<'a>,
     #[serde(borrow, default, rename = "credentialType", alias = "credentialtype")]
     credential_type: Text<'a>,
@@ -157,7 +177,10 @@ struct IpChainEntry<'a> {
 /// Whether a record looks like an Okta System Log event.
 #[must_use]
 pub fn looks_like(text: &[u8]) -> bool {
-    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle));
+    let has = |needle: &[u8]| {
+        text.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
     text.first() == Some(&b'{') && has(b"\"eventType\"") && has(b"\"published\"")
 }
 
@@ -180,29 +203,37 @@ pub fn classify(event_type: &str) -> (i32, i32, &'static str) {
             (3005, 1, "Impersonation")
         }
         "user.mfa.factor.activate" | "system.mfa.factor.activate" => (3001, 10, "MFA Enroll"),
-        "user.mfa.factor.deactivate" | "system.mfa.factor.deactivate" | "user.mfa.factor.suspend" => {
-            (3001, 11, "MFA Remove")
-        }
+        "user.mfa.factor.deactivate"
+        | "system.mfa.factor.deactivate"
+        | "user.mfa.factor.suspend" => (3001, 11, "MFA Remove"),
         "user.mfa.factor.reset_all" => (3001, 11, "MFA Reset"),
         "user.mfa.factor.update" => (3001, 99, "MFA Update"),
         "user.account.lock" | "user.account.lock.limit" => (3001, 9, "Account Lock"),
         "user.account.unlock" | "user.account.unlock_by_admin" => (3001, 99, "Account Unlock"),
         "user.account.update_password" => (3001, 3, "Password Change"),
-        "user.account.reset_password" | "user.credential.forgot_password" => (3001, 4, "Password Reset"),
+        "user.account.reset_password" | "user.credential.forgot_password" => {
+            (3001, 4, "Password Reset")
+        }
         "user.lifecycle.create" => (3001, 1, "Account Create"),
         "user.lifecycle.activate" | "user.lifecycle.reactivate" => (3001, 2, "Account Enable"),
         "user.lifecycle.deactivate" | "user.lifecycle.suspend" => (3001, 5, "Account Disable"),
-        "user.lifecycle.delete.initiated" | "user.lifecycle.delete.completed" => (3001, 6, "Account Delete"),
+        "user.lifecycle.delete.initiated" | "user.lifecycle.delete.completed" => {
+            (3001, 6, "Account Delete")
+        }
         "user.account.privilege.grant" | "group.privilege.grant" => (3005, 1, "Privilege Grant"),
         "user.account.privilege.revoke" | "group.privilege.revoke" => (3005, 2, "Privilege Revoke"),
-        "user.account.report_suspicious_activity_by_enduser" => (0, 99, "Suspicious Activity Report"),
+        "user.account.report_suspicious_activity_by_enduser" => {
+            (0, 99, "Suspicious Activity Report")
+        }
         "security.threat.detected" => (0, 99, "Threat Detected"),
         "system.api_token.create" => (3005, 99, "API Token Create"),
         "system.api_token.revoke" => (3005, 99, "API Token Revoke"),
         "application.user_membership.show_password" => (3005, 99, "App Password Reveal"),
         et if et.starts_with("user.authentication.") => (3002, 1, "Logon"),
         et if et.starts_with("app.oauth2.") => (3002, 3, "OAuth Token"),
-        et if et.starts_with("group.user_membership.") || et.starts_with("application.user_membership.") => {
+        et if et.starts_with("group.user_membership.")
+            || et.starts_with("application.user_membership.") =>
+        {
             (3005, 99, "Membership Change")
         }
         _ => (0, 99, "Other"),
@@ -235,7 +266,12 @@ pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     }
 }
 
-fn parse_record(bytes: &[u8], line: u64, opts: &ParseOptions, out: &mut AuthBuilder) -> Result<(), String> {
+fn parse_record(
+    bytes: &[u8],
+    line: u64,
+    opts: &ParseOptions,
+    out: &mut AuthBuilder,
+) -> Result<(), String> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| format!("not UTF-8 text (byte {} of the record)", e.valid_up_to()))?;
     let ev: Event<'_> = serde_json::from_str(text).map_err(|e| {
@@ -255,9 +291,9 @@ fn parse_record(bytes: &[u8], line: u64, opts: &ParseOptions, out: &mut AuthBuil
     let user: Option<Cow<'_, str>> = user_raw.map(|u| opts.identities.normalise(u));
 
     let client = ev.client.as_ref();
-    let src_ip = client.and_then(|c| c.ip_address.value()).or_else(|| {
-        ev.request.as_ref()?.ip_chain.0.first()?.ip.value()
-    });
+    let src_ip = client
+        .and_then(|c| c.ip_address.value())
+        .or_else(|| ev.request.as_ref()?.ip_chain.0.first()?.ip.value());
     let geo = client.and_then(|c| c.geo.as_ref());
     let latlon = geo.and_then(|g| g.geolocation.as_ref());
     let agent = client.and_then(|c| c.user_agent.as_ref());
@@ -272,7 +308,10 @@ fn parse_record(bytes: &[u8], line: u64, opts: &ParseOptions, out: &mut AuthBuil
         .or_else(|| raw_ua.and_then(ua::browser_family));
 
     let sec = ev.security_context.as_ref();
-    let debug = ev.debug_context.as_ref().and_then(|d| d.debug_data.as_ref());
+    let debug = ev
+        .debug_context
+        .as_ref()
+        .and_then(|d| d.debug_data.as_ref());
     let authn = ev.authentication_context.as_ref();
     let device_id = debug
         .and_then(|d| d.device_fingerprint.value().or_else(|| d.dt_hash.value()))
@@ -319,7 +358,9 @@ fn parse_record(bytes: &[u8], line: u64, opts: &ParseOptions, out: &mut AuthBuil
         as_org: sec.and_then(|s| s.as_org.value()),
         is_proxy: sec.and_then(|s| s.is_proxy.0),
         device_id,
-        user_agent: agent.and_then(|a| a.raw.as_given()).filter(|s| !s.is_empty()),
+        user_agent: agent
+            .and_then(|a| a.raw.as_given())
+            .filter(|s| !s.is_empty()),
         os,
         browser,
         app,

@@ -14,12 +14,18 @@ pub fn os_family(text: &str) -> Option<&'static str> {
         (&["android"], "Android"),
         (&["cros", "chrome os", "chromeos"], "Chrome OS"),
         (&["windows", "win64", "win32"], "Windows"),
-        (&["mac os", "macos", "macintosh", "os x", "darwin"], "Mac OS X"),
+        (
+            &["mac os", "macos", "macintosh", "os x", "darwin"],
+            "Mac OS X",
+        ),
         (&["linux", "ubuntu", "fedora", "debian"], "Linux"),
         (&["freebsd", "openbsd"], "BSD"),
         (&["okhttp"], "Android"),
     ];
-    families.iter().find(|(keys, _)| keys.iter().any(|k| t.contains(k))).map(|(_, f)| *f)
+    families
+        .iter()
+        .find(|(keys, _)| keys.iter().any(|k| t.contains(k)))
+        .map(|(_, f)| *f)
 }
 
 /// The browser family of a vendor label (`CHROME`, `Chrome 120.0`) or a raw user agent.
@@ -36,14 +42,27 @@ pub fn browser_family(text: &str) -> Option<&'static str> {
         (&["msie", "trident/", "internet explorer"], "IE"),
         (&["safari", "mobile safari"], "Safari"),
         (&["okta verify", "oktaverify", "okta-verify"], "Okta Verify"),
-        (&["curl/", "python-requests", "go-http-client", "okhttp", "java/", "powershell"], "Script"),
+        (
+            &[
+                "curl/",
+                "python-requests",
+                "go-http-client",
+                "okhttp",
+                "java/",
+                "powershell",
+            ],
+            "Script",
+        ),
     ];
     match t.trim() {
         "unknown" | "" => return None,
         "ie" => return Some("IE"),
         _ => {}
     }
-    families.iter().find(|(keys, _)| keys.iter().any(|k| t.contains(k))).map(|(_, f)| *f)
+    families
+        .iter()
+        .find(|(keys, _)| keys.iter().any(|k| t.contains(k)))
+        .map(|(_, f)| *f)
 }
 
 #[cfg(test)]
@@ -56,9 +75,18 @@ mod tests {
 
     #[test]
     fn raw_user_agents() {
-        assert_eq!((os_family(MAC_CHROME), browser_family(MAC_CHROME)), (Some("Mac OS X"), Some("Chrome")));
-        assert_eq!((os_family(WIN_EDGE), browser_family(WIN_EDGE)), (Some("Windows"), Some("Edge")));
-        assert_eq!((os_family(IPHONE_SAFARI), browser_family(IPHONE_SAFARI)), (Some("iOS"), Some("Safari")));
+        assert_eq!(
+            (os_family(MAC_CHROME), browser_family(MAC_CHROME)),
+            (Some("Mac OS X"), Some("Chrome"))
+        );
+        assert_eq!(
+            (os_family(WIN_EDGE), browser_family(WIN_EDGE)),
+            (Some("Windows"), Some("Edge"))
+        );
+        assert_eq!(
+            (os_family(IPHONE_SAFARI), browser_family(IPHONE_SAFARI)),
+            (Some("iOS"), Some("Safari"))
+        );
         assert_eq!(browser_family("curl/8.4.0"), Some("Script"));
     }
 

@@ -9,7 +9,9 @@ use midgame_schema::IdentityMap;
 use midgame_sources::{BadRecord, Framer, ParseOptions, SourceKind, decoded};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/okta").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/okta")
+        .join(name)
 }
 
 /// Frame and parse `bytes` as Okta, chunk by chunk.
@@ -58,8 +60,20 @@ fn victim_sign_in_maps_field_by_field() {
     assert_eq!(b.num_rows(), 1);
     assert_eq!(i64_at(&b, "time_ms", 0), Some(1_603_773_531_650)); // 2020-10-27T04:38:51.650Z
     assert_eq!(s(&b, "source", 0), Some("okta"));
-    assert_eq!(b.column_by_name("class_uid").unwrap().as_primitive::<Int32Type>().value(0), 3002);
-    assert_eq!(b.column_by_name("activity_id").unwrap().as_primitive::<Int32Type>().value(0), 1);
+    assert_eq!(
+        b.column_by_name("class_uid")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .value(0),
+        3002
+    );
+    assert_eq!(
+        b.column_by_name("activity_id")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .value(0),
+        1
+    );
     assert_eq!(s(&b, "event_type", 0), Some("user.session.start"));
     assert_eq!(s(&b, "activity", 0), Some("Logon"));
     assert_eq!(s(&b, "outcome", 0), Some("success"));
@@ -73,8 +87,15 @@ fn victim_sign_in_maps_field_by_field() {
     assert_eq!(s(&b, "geo_country", 0), Some("US"));
     assert_eq!(i64_at(&b, "asn", 0), None);
     assert_eq!(bool_at(&b, "is_proxy", 0), None);
-    assert_eq!(s(&b, "device_id", 0), Some("164995752e4644fce6833bf4cafa9cca"));
-    assert!(s(&b, "user_agent", 0).unwrap().contains("Chrome/86.0.4240.111"));
+    assert_eq!(
+        s(&b, "device_id", 0),
+        Some("164995752e4644fce6833bf4cafa9cca")
+    );
+    assert!(
+        s(&b, "user_agent", 0)
+            .unwrap()
+            .contains("Chrome/86.0.4240.111")
+    );
     assert_eq!(s(&b, "os", 0), Some("Mac OS X"));
     assert_eq!(s(&b, "browser", 0), Some("Chrome"));
     assert_eq!(s(&b, "session_id", 0), Some("102F5M3O5P6Rge8yFXs55YsJg"));
@@ -82,7 +103,11 @@ fn victim_sign_in_maps_field_by_field() {
     assert_eq!(s(&b, "mfa_factor", 0), None);
     assert_eq!(s(&b, "file", 0), Some("victim_okta.ndjson"));
     assert_eq!(i64_at(&b, "line", 0), Some(1));
-    assert!(s(&b, "raw", 0).unwrap().starts_with("{\"uuid\": \"776aaebb"));
+    assert!(
+        s(&b, "raw", 0)
+            .unwrap()
+            .starts_with("{\"uuid\": \"776aaebb")
+    );
 }
 
 #[test]
@@ -90,7 +115,9 @@ fn attacker_lands_under_the_victims_identity_through_aliases() {
     let bytes = std::fs::read(fixture("panther/attacker_okta.ndjson")).unwrap();
     let mut opts = ParseOptions::new("attacker_okta.ndjson");
     opts.identities = IdentityMap::new(Some("acme.io"));
-    opts.identities.add_aliases_csv("tracey_stone@acme.io,tracey.stone@acme.io\n").unwrap();
+    opts.identities
+        .add_aliases_csv("tracey_stone@acme.io,tracey.stone@acme.io\n")
+        .unwrap();
     let (batches, bad) = parse_bytes(bytes, &opts);
     assert!(bad.is_empty(), "{bad:?}");
     let b = one_batch(batches);
@@ -101,8 +128,14 @@ fn attacker_lands_under_the_victims_identity_through_aliases() {
         assert_eq!(s(&b, "geo_city", row), Some("Bucharest"));
         assert_eq!(s(&b, "geo_country", row), Some("RO"));
     }
-    assert_eq!(s(&b, "device_id", 0), Some("164995752e4644fce6833bf4cafaxxxxx"));
-    assert_eq!(s(&b, "device_id", 1), Some("164995752e4644fce6833bf4cafaxxxx"));
+    assert_eq!(
+        s(&b, "device_id", 0),
+        Some("164995752e4644fce6833bf4cafaxxxxx")
+    );
+    assert_eq!(
+        s(&b, "device_id", 1),
+        Some("164995752e4644fce6833bf4cafaxxxx")
+    );
     assert_eq!(s(&b, "outcome", 0), Some("failure"));
     assert_eq!(s(&b, "status_detail", 0), Some("VERIFICATION_ERROR"));
     assert_eq!(i64_at(&b, "line", 1), Some(2));
@@ -118,13 +151,20 @@ fn rule_tests_every_event_is_a_row_or_a_counted_bad_record() {
     // with the reason, never guessed.
     let reasons: Vec<&str> = bad.iter().map(|b| b.reason.as_str()).collect();
     assert!(
-        reasons.iter().all(|r| matches!(*r, "missing `published`" | "missing `eventType`" | "`published` is not a timestamp: \"redacted\"")),
+        reasons.iter().all(|r| matches!(
+            *r,
+            "missing `published`"
+                | "missing `eventType`"
+                | "`published` is not a timestamp: \"redacted\""
+        )),
         "{reasons:?}"
     );
     assert!(bad.iter().any(|b| b.line == 50));
     // Lower-cased keys (`eventtype`, `debugcontext`) are read like the real ones.
     let b = one_batch(batches);
-    let lower = (0..b.num_rows()).find(|&r| s(&b, "raw", r).unwrap().contains("\"eventtype\"")).expect("a lower-cased event with a time");
+    let lower = (0..b.num_rows())
+        .find(|&r| s(&b, "raw", r).unwrap().contains("\"eventtype\""))
+        .expect("a lower-cased event with a time");
     assert!(s(&b, "event_type", lower).is_some());
     assert!(s(&b, "user", lower).is_some());
     // Every event keeps its evidence.
@@ -133,12 +173,17 @@ fn rule_tests_every_event_is_a_row_or_a_counted_bad_record() {
 
 #[test]
 fn array_ndjson_gzip_and_bom_crlf_give_the_same_rows() {
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(fixture("panther/brute_force_logins.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let ndjson = lines.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(fixture("panther/brute_force_logins.ndjson"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let ndjson = lines
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     let array = serde_json::to_vec_pretty(&lines).unwrap();
     let bom_crlf = format!("\u{feff}{}\r\n\r\n", ndjson.replace('\n', "\r\n\r\n"));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -150,7 +195,14 @@ fn array_ndjson_gzip_and_bom_crlf_give_the_same_rows() {
         assert!(bad.is_empty(), "{bad:?}");
         let b = one_batch(batches);
         (0..b.num_rows())
-            .map(|r| (i64_at(&b, "time_ms", r), s(&b, "user", r).map(str::to_owned), s(&b, "outcome", r).map(str::to_owned), s(&b, "src_ip", r).map(str::to_owned)))
+            .map(|r| {
+                (
+                    i64_at(&b, "time_ms", r),
+                    s(&b, "user", r).map(str::to_owned),
+                    s(&b, "outcome", r).map(str::to_owned),
+                    s(&b, "src_ip", r).map(str::to_owned),
+                )
+            })
             .collect::<Vec<_>>()
     };
     let want = key(ndjson.clone().into_bytes());
@@ -178,9 +230,19 @@ fn broken_lines_are_quarantined_with_their_line_numbers_and_the_rest_ingests() {
     let got: Vec<(u64, &str)> = bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
     assert_eq!(got.len(), 4, "{got:?}");
     assert_eq!(got[0].0, 2);
-    assert!(got[0].1.starts_with("invalid JSON: EOF while parsing"), "{}", got[0].1);
-    assert_eq!(got[1], (4, "not a JSON object (expected an Okta System Log event)"));
-    assert_eq!(got[2], (6, "`published` is not a timestamp: \"last tuesday\""));
+    assert!(
+        got[0].1.starts_with("invalid JSON: EOF while parsing"),
+        "{}",
+        got[0].1
+    );
+    assert_eq!(
+        got[1],
+        (4, "not a JSON object (expected an Okta System Log event)")
+    );
+    assert_eq!(
+        got[2],
+        (6, "`published` is not a timestamp: \"last tuesday\"")
+    );
     assert_eq!(got[3], (7, "not UTF-8 text (byte 0 of the record)"));
 }
 
@@ -188,13 +250,22 @@ fn broken_lines_are_quarantined_with_their_line_numbers_and_the_rest_ingests() {
 /// test reads them from `../shared/corpus` where it exists.
 #[test]
 fn sekoia_reference_events_parse_field_by_field() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/okta/sekoia-okta-system-logs.messages.ndjson");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/okta/sekoia-okta-system-logs.messages.ndjson");
     let Ok(text) = std::fs::read_to_string(&corpus) else {
-        panic!("shared corpus not found at {}: CI always has it; clone ../shared beside the repo", corpus.display());
+        panic!(
+            "shared corpus not found at {}: CI always has it; clone ../shared beside the repo",
+            corpus.display()
+        );
     };
     let messages: Vec<String> = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["message"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(messages.len(), 10);
     // Some messages are pretty-printed: ship them as the JSON array an export would be.
@@ -203,7 +274,9 @@ fn sekoia_reference_events_parse_field_by_field() {
     assert!(bad.is_empty(), "{bad:?}");
     let b = one_batch(batches);
     assert_eq!(b.num_rows(), 10);
-    let lock = (0..10).find(|&r| s(&b, "event_type", r) == Some("user.account.lock")).unwrap();
+    let lock = (0..10)
+        .find(|&r| s(&b, "event_type", r) == Some("user.account.lock"))
+        .unwrap();
     assert_eq!(s(&b, "activity", lock), Some("Account Lock"));
     assert_eq!(s(&b, "outcome", lock), Some("failure"));
     assert_eq!(s(&b, "status_detail", lock), Some("LOCKED_OUT"));
@@ -215,27 +288,52 @@ fn sekoia_reference_events_parse_field_by_field() {
     assert_eq!(i64_at(&b, "asn", lock), Some(123_456));
     assert_eq!(s(&b, "as_org", lock), Some("ACME"));
     assert_eq!(bool_at(&b, "is_proxy", lock), Some(false));
-    assert_eq!(s(&b, "device_id", lock), Some("4444444444444444444444444444444444444444444444444444444444444444"));
+    assert_eq!(
+        s(&b, "device_id", lock),
+        Some("4444444444444444444444444444444444444444444444444444444444444444")
+    );
     assert_eq!(s(&b, "os", lock), Some("Android"));
     assert_eq!(s(&b, "browser", lock), Some("Chrome"));
     assert_eq!(s(&b, "session_id", lock), Some("SESSION_ID"));
-    assert!(s(&b, "behaviors", lock).unwrap().contains("New Device=POSITIVE"));
-    let mfa = (0..10).find(|&r| s(&b, "event_type", r) == Some("user.authentication.auth_via_mfa")).unwrap();
+    assert!(
+        s(&b, "behaviors", lock)
+            .unwrap()
+            .contains("New Device=POSITIVE")
+    );
+    let mfa = (0..10)
+        .find(|&r| s(&b, "event_type", r) == Some("user.authentication.auth_via_mfa"))
+        .unwrap();
     assert_eq!(s(&b, "activity", mfa), Some("MFA Verify"));
     assert_eq!(bool_at(&b, "is_mfa", mfa), Some(true));
     assert!(s(&b, "mfa_factor", mfa).is_some());
-    let sso = (0..10).find(|&r| s(&b, "event_type", r) == Some("user.authentication.sso")).unwrap();
+    let sso = (0..10)
+        .find(|&r| s(&b, "event_type", r) == Some("user.authentication.sso"))
+        .unwrap();
     assert_eq!(s(&b, "activity", sso), Some("SSO"));
-    assert!(s(&b, "app", sso).is_some(), "SSO rows name their target app");
+    assert!(
+        s(&b, "app", sso).is_some(),
+        "SSO rows name their target app"
+    );
 }
 
 #[test]
 fn content_recognition_picks_okta() {
-    for name in ["panther/victim_okta.ndjson", "panther/rule-tests.ndjson", "panther/legit_login.ndjson"] {
+    for name in [
+        "panther/victim_okta.ndjson",
+        "panther/rule-tests.ndjson",
+        "panther/legit_login.ndjson",
+    ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
         let chunk = Framer::new(&bytes[..]).next_chunk().unwrap().unwrap();
-        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::Okta), "{name}");
+        assert_eq!(
+            SourceKind::recognise(&chunk),
+            Some(SourceKind::Okta),
+            "{name}"
+        );
     }
-    let chunk = Framer::new(&b"<166>Aug  4 10:12:33 asa %ASA-6-113004: AAA\n"[..]).next_chunk().unwrap().unwrap();
+    let chunk = Framer::new(&b"<166>Aug  4 10:12:33 asa %ASA-6-113004: AAA\n"[..])
+        .next_chunk()
+        .unwrap()
+        .unwrap();
     assert_eq!(SourceKind::recognise(&chunk), None);
 }
