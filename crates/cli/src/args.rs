@@ -1,0 +1,146 @@
+//! Command-line arguments (DESIGN 'Command-line contract').
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// midgame: catch the midgame of a breach (stolen credentials used, new devices,
+/// admin tools touched, data staged) in IdP, VPN and admin-tool logs.
+#[derive(Debug, Parser)]
+#[command(name = "midgame", version, about, after_help = "Examples:\n  midgame demo\n  midgame gen --out logs --users 40 --days 28 --attack\n  midgame ingest --lake lake logs/\n  midgame sql --lake lake \"SELECT user, count(*) FROM auth GROUP BY user ORDER BY 2 DESC LIMIT 5\"")]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+    /// No progress bar and no summary on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More logging on stderr (-v info, -vv debug; RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse log files into the Parquet lake (each file once; bad records quarantined).
+    Ingest(IngestArgs),
+    /// Run SQL over the lake tables.
+    Sql(SqlArgs),
+    /// Generate realistic synthetic Okta System Log.
+    Gen(GenArgs),
+    /// Ingest the bundled sample logs into a temporary lake and show what is in them.
+    Demo(DemoArgs),
+}
+
+/// Source kinds accepted by `--source`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceArg {
+    /// Okta System Log (JSON array or NDJSON).
+    Okta,
+}
+
+/// What `raw` keeps.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum RawArg {
+    /// The whole original record (default).
+    #[default]
+    Full,
+    /// Nothing: faster ingest, smaller lake; `file` and `line` still point to the evidence.
+    None,
+}
+
+/// `midgame ingest`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  midgame ingest --lake lake okta/2022/08/*.json.gz\n  midgame ingest --lake lake --config midgame.toml --strict archive/")]
+pub struct IngestArgs {
+    /// The lake directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// The log format; recognised from the content when omitted.
+    #[arg(long, value_enum)]
+    pub source: Option<SourceArg>,
+    /// midgame.toml with identity settings.
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
+    /// Exit with status 1 when any record is quarantined.
+    #[arg(long)]
+    pub strict: bool,
+    /// Keep the original record text in `raw`.
+    #[arg(long, value_enum, default_value_t = RawArg::Full)]
+    pub raw: RawArg,
+    /// Files or directories (walked for .json, .ndjson, .jsonl, .log, .txt, plain or .gz/.zst).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Output formats of query results.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum Format {
+    /// A table for people.
+    #[default]
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// `midgame sql`.
+#[derive(Debug, Args)]
+#[command(after_help = "Tables: auth, admin (columns: DESCRIBE auth). Examples:\n  midgame sql --lake lake \"SELECT geo_country, count(*) FROM auth GROUP BY 1 ORDER BY 2 DESC\"\n  echo \"SELECT * FROM auth LIMIT 3\" | midgame sql --lake lake --format ndjson")]
+pub struct SqlArgs {
+    /// The lake directory.
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub lake: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// The query; read from stdin when omitted.
+    pub sql: Option<String>,
+}
+
+/// `midgame gen`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  midgame gen --out logs --users 2000 --days 30 --seed 1 --attack")]
+pub struct GenArgs {
+    /// Output directory (files go to OUT/okta/).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Employees.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    pub users: u32,
+    /// Days.
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: u32,
+    /// Seed (the same seed gives the same bytes).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Inject a 0ktapus-style intrusion.
+    #[arg(long)]
+    pub attack: bool,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, default_value = "2022-07-11")]
+    pub start: chrono::NaiveDate,
+    /// Email domain.
+    #[arg(long, default_value = "acme.test")]
+    pub domain: String,
+}
+
+/// `midgame demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The sample logs to load (default: the repository's sample-logs/).
+    #[arg(long, value_name = "DIR")]
+    pub samples: Option<PathBuf>,
+}
+
+fn existing_file(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if p.is_file() { Ok(p) } else { Err(format!("{s}: no such file")) }
+}
+
+fn existing_dir(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if p.is_dir() { Ok(p) } else { Err(format!("{s}: no such directory")) }
+}

@@ -1,0 +1,113 @@
+//! `midgame.toml` (DESIGN 'Command-line contract'): every section optional, unknown keys
+//! are errors so a typo is never a silent default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use midgame_schema::IdentityMap;
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// How identities are normalised across sources.
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    /// GeoIP database used to locate addresses the source does not locate.
+    #[serde(default)]
+    pub geoip: Option<GeoipConfig>,
+    /// Addresses that are never evidence of travel (corporate egress, VPN concentrators).
+    #[serde(default)]
+    #[allow(dead_code)] // read by the detection engine
+    pub allowlist: Option<AllowlistConfig>,
+    /// Per-detection parameters (`[detections.impossible_travel] max_speed_kmh = 1000`).
+    #[serde(default)]
+    #[allow(dead_code)] // read by the detection engine
+    pub detections: BTreeMap<String, toml::Table>,
+    /// Directory of the config file: relative paths in it are relative to this.
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+/// `[identity]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IdentityConfig {
+    /// Domain given to bare user names (`jdoe` -> `jdoe@example.com`).
+    pub default_domain: Option<String>,
+    /// CSV of `alias,user` lines mapping other spellings to one identity.
+    pub aliases: Option<PathBuf>,
+}
+
+/// `[geoip]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GeoipConfig {
+    /// A MaxMind-format `.mmdb` or an ip-location-db city CSV.
+    #[allow(dead_code)]
+    pub database: PathBuf,
+}
+
+/// `[allowlist]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AllowlistConfig {
+    /// CIDR ranges.
+    #[allow(dead_code)]
+    pub cidrs: Vec<String>,
+}
+
+impl Config {
+    /// Read and check a config file.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = fs_err::read_to_string(path)?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end().replace('\n', " ")))?;
+        cfg.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(cfg)
+    }
+
+    /// Read the config if one was given, else the defaults.
+    pub(crate) fn load_opt(path: Option<&Path>) -> anyhow::Result<Self> {
+        path.map_or_else(|| Ok(Config::default()), Config::load)
+    }
+
+    /// The identity map the config describes (aliases CSV read and checked).
+    pub(crate) fn identities(&self) -> anyhow::Result<IdentityMap> {
+        let mut ids = IdentityMap::new(self.identity.default_domain.as_deref());
+        if let Some(aliases) = &self.identity.aliases {
+            let path = self.base.join(aliases);
+            let text = fs_err::read_to_string(&path)?;
+            ids.add_aliases_csv(&text).with_context(|| path.display().to_string())?;
+        }
+        Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_design_example_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("midgame.toml");
+        fs_err::write(&p, "[identity]\ndefault_domain = \"example.com\"\naliases = \"aliases.csv\"\n[geoip]\ndatabase = \"city.mmdb\"\n[allowlist]\ncidrs = [\"198.51.100.0/24\"]\n[detections.impossible_travel]\nmax_speed_kmh = 1000\nmin_distance_km = 500\n").unwrap();
+        fs_err::write(dir.path().join("aliases.csv"), "alias,user\nJD,jdoe\n").unwrap();
+        let cfg = Config::load(&p).unwrap();
+        assert_eq!(cfg.detections["impossible_travel"]["max_speed_kmh"].as_integer(), Some(1000));
+        assert_eq!(cfg.identities().unwrap().normalise(r"ACME\jd"), "jdoe@example.com");
+    }
+
+    #[test]
+    fn a_typo_is_an_error_naming_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("midgame.toml");
+        fs_err::write(&p, "[identity]\ndefault_domian = \"example.com\"\n").unwrap();
+        let err = Config::load(&p).unwrap_err().to_string();
+        assert!(err.starts_with(&p.display().to_string()), "{err}");
+        assert!(err.contains("unknown field `default_domian`"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+}

@@ -1,0 +1,79 @@
+//! `midgame demo`: the sample logs into a temporary lake, then a look at what is in it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use midgame_lake::{IngestOptions, Lake};
+
+use crate::args::{DemoArgs, Format};
+use crate::config::Config;
+use crate::ingest::{ingest_paths, print_summary};
+use crate::output::{Printer, write_batches};
+
+/// The queries the demo shows: (title, SQL).
+const QUERIES: &[(&str, &str)] = &[
+    (
+        "What the lake holds",
+        "SELECT source, activity, outcome, count(*) AS events, count(DISTINCT user) AS users \
+         FROM auth GROUP BY source, activity, outcome ORDER BY events DESC, activity, outcome LIMIT 12",
+    ),
+    (
+        "Successful sign-ins from a country that is not the user's usual one (plain SQL; the detections issue turns this into alerts)",
+        "WITH usual AS ( \
+           SELECT user, geo_country, ROW_NUMBER() OVER (PARTITION BY user ORDER BY count(*) DESC, geo_country) AS rk \
+           FROM auth WHERE event_type = 'user.session.start' AND outcome = 'success' GROUP BY user, geo_country) \
+         SELECT a.time, a.user, a.geo_city, a.geo_country, a.as_org, a.asn, substr(a.device_id, 1, 12) AS device \
+         FROM auth a JOIN usual u ON a.user = u.user AND u.rk = 1 \
+         WHERE a.event_type = 'user.session.start' AND a.outcome = 'success' AND a.geo_country <> u.geo_country \
+         ORDER BY a.time, a.user",
+    ),
+    (
+        "What that account did next",
+        "SELECT a.time, a.activity, a.app, a.mfa_factor, a.geo_city, a.src_ip \
+         FROM auth a JOIN (SELECT DISTINCT user, session_id FROM auth WHERE asn = 14061) s \
+           ON a.user = s.user AND a.session_id = s.session_id ORDER BY a.time, a.activity",
+    ),
+];
+
+fn samples_dir(a: &DemoArgs) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &a.samples {
+        return Ok(dir.clone());
+    }
+    let built_in = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sample-logs"));
+    for dir in [PathBuf::from("sample-logs"), built_in] {
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+    }
+    anyhow::bail!("sample-logs/ not found; run the demo from the repository root or pass --samples DIR")
+}
+
+pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let samples = samples_dir(a)?;
+    let config_path = samples.join("midgame.toml");
+    let cfg = Config::load_opt(config_path.is_file().then_some(config_path.as_path()))?;
+    let tmp = tempfile::Builder::new().prefix("midgame-demo-").tempdir().context("creating a temporary lake")?;
+    let lake = Lake::open(tmp.path())?;
+    printer.status(&format!("midgame demo: ingesting {} into a temporary lake", samples.display()));
+    let opts = IngestOptions { identities: cfg.identities()?, ..IngestOptions::default() };
+    let summary = ingest_paths(&lake, &[samples.join("okta")], &opts, printer)?;
+    print_summary(&lake, &summary, printer);
+    if !summary.failed.is_empty() {
+        anyhow::bail!("{} sample files could not be ingested", summary.failed.len());
+    }
+    let rt = crate::runtime()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    rt.block_on(async {
+        let ctx = midgame_detect::open_session(lake.root()).await?;
+        for (title, sql) in QUERIES {
+            use std::io::Write;
+            writeln!(out, "\n== {title}")?;
+            let batches = ctx.sql(sql).await?.collect().await?;
+            write_batches(&mut out, &batches, Format::Table)?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,135 @@
+//! `midgame ingest`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use midgame_lake::{FileOutcome, IngestOptions, Lake, find_inputs};
+use midgame_sources::{RawMode, SourceKind};
+
+use crate::args::{IngestArgs, RawArg, SourceArg};
+use crate::config::Config;
+use crate::output::{Printer, thousands};
+
+/// Totals of one ingest run.
+#[derive(Debug, Default)]
+pub(crate) struct IngestSummary {
+    pub new_files: u64,
+    pub seen_files: u64,
+    pub failed: Vec<String>,
+    pub auth_rows: u64,
+    pub admin_rows: u64,
+    pub quarantined: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl IngestSummary {
+    pub(crate) fn rows(&self) -> u64 {
+        self.auth_rows + self.admin_rows
+    }
+}
+
+const MAX_BAD_LINES_SHOWN: usize = 10;
+
+pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load_opt(a.config.as_deref())?;
+    if cfg.geoip.is_some() {
+        printer.warn("[geoip] is not applied yet: locations come from the sources themselves");
+    }
+    let opts = IngestOptions {
+        source: a.source.map(|s| match s {
+            SourceArg::Okta => SourceKind::Okta,
+        }),
+        identities: cfg.identities()?,
+        raw: match a.raw {
+            RawArg::Full => RawMode::Full,
+            RawArg::None => RawMode::None,
+        },
+        ..IngestOptions::default()
+    };
+    let lake = Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;
+    let summary = ingest_paths(&lake, &a.paths, &opts, printer)?;
+    print_summary(&lake, &summary, printer);
+    if !summary.failed.is_empty() {
+        anyhow::bail!("{} of {} files could not be ingested (see above)", summary.failed.len(), summary.failed.len() as u64 + summary.new_files + summary.seen_files);
+    }
+    if a.strict && summary.quarantined > 0 {
+        anyhow::bail!("{} records quarantined and --strict is set (see {})", summary.quarantined, lake.root().join("_quarantine").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ingest every file under `paths`; a file that fails is reported and the run goes on.
+pub(crate) fn ingest_paths(lake: &Lake, paths: &[PathBuf], opts: &IngestOptions, printer: &Printer) -> anyhow::Result<IngestSummary> {
+    let files = find_inputs(paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no log files under {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    let total: u64 = files.iter().filter_map(|f| fs_err::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = printer.bytes_bar(total);
+    let start = Instant::now();
+    let mut s = IngestSummary::default();
+    let mut shown = 0;
+    let mut done = 0u64;
+    for f in &files {
+        bar.set_message(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let base = done;
+        let progress = |read: u64| bar.set_position(base + read);
+        match lake.ingest_file(f, opts, &progress) {
+            Ok(r) => {
+                done += r.size;
+                s.bytes += r.size;
+                match r.outcome {
+                    FileOutcome::Ingested => s.new_files += 1,
+                    FileOutcome::AlreadyIngested { .. } => s.seen_files += 1,
+                }
+                s.auth_rows += r.auth_rows;
+                s.admin_rows += r.admin_rows;
+                s.quarantined += r.quarantined;
+                s.skipped += r.skipped;
+                for bad in &r.bad_sample {
+                    if shown < MAX_BAD_LINES_SHOWN {
+                        bar.suspend(|| printer.warn(&format!("{}:{}: {}", f.display(), bad.line, bad.reason)));
+                        shown += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                bar.suspend(|| printer.warn(&format!("{e}")));
+                s.failed.push(f.display().to_string());
+                done += fs_err::metadata(f).map(|m| m.len()).unwrap_or(0);
+            }
+        }
+        bar.set_position(done);
+    }
+    bar.finish_and_clear();
+    s.elapsed = start.elapsed();
+    Ok(s)
+}
+
+pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
+    let secs = s.elapsed.as_secs_f64().max(1e-6);
+    let mut seen = String::new();
+    if s.seen_files > 0 {
+        seen = format!(", {} already in the lake", s.seen_files);
+    }
+    let mut failed = String::new();
+    if !s.failed.is_empty() {
+        failed = format!(", {} failed", s.failed.len());
+    }
+    printer.status(&format!("ingested {} new files{seen}{failed} into {} in {:.2} s", s.new_files, lake.root().display(), secs));
+    printer.status(&format!("  auth        {:>12} rows", thousands(s.auth_rows)));
+    printer.status(&format!("  admin       {:>12} rows", thousands(s.admin_rows)));
+    if s.skipped > 0 {
+        printer.status(&format!("  skipped     {:>12} records no table needs", thousands(s.skipped)));
+    }
+    let q = if s.quarantined > 0 { format!(" (see {})", lake.root().join("_quarantine").display()) } else { String::new() };
+    printer.status(&format!("  quarantined {:>12} records{q}", thousands(s.quarantined)));
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    if s.new_files > 0 {
+        printer.status(&format!("  {} events/s, {:.1} MB/s", thousands((s.rows() as f64 / secs) as u64), s.bytes as f64 / secs / 1e6));
+    }
+}

@@ -1,0 +1,80 @@
+//! The `midgame` command line: argument parsing, logging, output and exit codes around
+//! the library crates (sources, lake, gen, detect).
+#![deny(missing_docs)]
+
+mod args;
+mod config;
+mod demo;
+mod gen_cmd;
+mod ingest;
+mod output;
+mod sql;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::Cli;
+use args::Command;
+pub use output::Printer;
+
+/// Exit code of a run that found bad input under `--strict` or failed on a file.
+const EXIT_FAILURE: u8 = 1;
+
+/// Run the command line and return the process exit code (DESIGN: 0 success, 1 a fatal
+/// error, 2 bad arguments).
+#[must_use]
+pub fn main_entry() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with code 0 and usage errors with code 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    init_logging(cli.verbose);
+    let printer = Printer::new(cli.quiet);
+    match run(cli.command, &printer) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Ingest(a) => ingest::run(&a, printer),
+        Command::Sql(a) => sql::run(&a, printer),
+        Command::Gen(a) => gen_cmd::run(&a, printer),
+        Command::Demo(a) => demo::run(&a, printer),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.to_string().contains("Broken pipe")
+    })
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// A tokio runtime for DataFusion.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
