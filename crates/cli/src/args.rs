@@ -7,7 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// midgame: catch the midgame of a breach (stolen credentials used, new devices,
 /// admin tools touched, data staged) in IdP, VPN and admin-tool logs.
 #[derive(Debug, Parser)]
-#[command(name = "midgame", version, about, after_help = "Examples:\n  midgame demo\n  midgame gen --out logs --users 40 --days 28 --attack\n  midgame ingest --lake lake logs/\n  midgame sql --lake lake \"SELECT user, count(*) FROM auth GROUP BY user ORDER BY 2 DESC LIMIT 5\"")]
+#[command(
+    name = "midgame",
+    version,
+    about,
+    after_help = "Examples:\n  midgame demo\n  midgame gen --out logs --users 40 --days 28 --attack\n  midgame ingest --lake lake logs/\n  midgame sql --lake lake \"SELECT user, count(*) FROM auth GROUP BY user ORDER BY 2 DESC LIMIT 5\""
+)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]
@@ -52,7 +57,9 @@ pub enum RawArg {
 
 /// `midgame ingest`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  midgame ingest --lake lake okta/2022/08/*.json.gz\n  midgame ingest --lake lake --config midgame.toml --strict archive/")]
+#[command(
+    after_help = "Examples:\n  midgame ingest --lake lake okta/2022/08/*.json.gz\n  midgame ingest --lake lake --config midgame.toml --strict archive/"
+)]
 pub struct IngestArgs {
     /// The lake directory (created if missing).
     #[arg(long, value_name = "DIR")]
@@ -88,7 +95,9 @@ pub enum Format {
 
 /// `midgame sql`.
 #[derive(Debug, Args)]
-#[command(after_help = "Tables: auth, admin (columns: DESCRIBE auth). Examples:\n  midgame sql --lake lake \"SELECT geo_country, count(*) FROM auth GROUP BY 1 ORDER BY 2 DESC\"\n  echo \"SELECT * FROM auth LIMIT 3\" | midgame sql --lake lake --format ndjson")]
+#[command(
+    after_help = "Tables: auth, admin (columns: DESCRIBE auth). Examples:\n  midgame sql --lake lake \"SELECT geo_country, count(*) FROM auth GROUP BY 1 ORDER BY 2 DESC\"\n  echo \"SELECT * FROM auth LIMIT 3\" | midgame sql --lake lake --format ndjson"
+)]
 pub struct SqlArgs {
     /// The lake directory.
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
@@ -102,7 +111,9 @@ pub struct SqlArgs {
 
 /// `midgame gen`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  midgame gen --out logs --users 2000 --days 30 --seed 1 --attack")]
+#[command(
+    after_help = "Example:\n  midgame gen --out logs --users 2000 --days 30 --seed 1 --attack"
+)]
 pub struct GenArgs {
     /// Output directory (files go to OUT/okta/).
     #[arg(long, value_name = "DIR")]
@@ -137,10 +148,18 @@ pub struct DemoArgs {
 
 fn existing_file(s: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
-    if p.is_file() { Ok(p) } else { Err(format!("{s}: no such file")) }
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!("{s}: no such file"))
+    }
 }
 
 fn existing_dir(s: &str) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
-    if p.is_dir() { Ok(p) } else { Err(format!("{s}: no such directory")) }
+    if p.is_dir() {
+        Ok(p)
+    } else {
+        Err(format!("{s}: no such directory"))
+    }
 }

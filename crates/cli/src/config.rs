@@ -63,7 +63,13 @@ impl Config {
     /// Read and check a config file.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         let text = fs_err::read_to_string(path)?;
-        let mut cfg: Config = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end().replace('\n', " ")))?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {}",
+                path.display(),
+                e.to_string().trim_end().replace('\n', " ")
+            )
+        })?;
         cfg.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
     }
@@ -79,7 +85,8 @@ impl Config {
         if let Some(aliases) = &self.identity.aliases {
             let path = self.base.join(aliases);
             let text = fs_err::read_to_string(&path)?;
-            ids.add_aliases_csv(&text).with_context(|| path.display().to_string())?;
+            ids.add_aliases_csv(&text)
+                .with_context(|| path.display().to_string())?;
         }
         Ok(ids)
     }
@@ -96,8 +103,14 @@ mod tests {
         fs_err::write(&p, "[identity]\ndefault_domain = \"example.com\"\naliases = \"aliases.csv\"\n[geoip]\ndatabase = \"city.mmdb\"\n[allowlist]\ncidrs = [\"198.51.100.0/24\"]\n[detections.impossible_travel]\nmax_speed_kmh = 1000\nmin_distance_km = 500\n").unwrap();
         fs_err::write(dir.path().join("aliases.csv"), "alias,user\nJD,jdoe\n").unwrap();
         let cfg = Config::load(&p).unwrap();
-        assert_eq!(cfg.detections["impossible_travel"]["max_speed_kmh"].as_integer(), Some(1000));
-        assert_eq!(cfg.identities().unwrap().normalise(r"ACME\jd"), "jdoe@example.com");
+        assert_eq!(
+            cfg.detections["impossible_travel"]["max_speed_kmh"].as_integer(),
+            Some(1000)
+        );
+        assert_eq!(
+            cfg.identities().unwrap().normalise(r"ACME\jd"),
+            "jdoe@example.com"
+        );
     }
 
     #[test]

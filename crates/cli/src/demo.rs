@@ -46,21 +46,35 @@ fn samples_dir(a: &DemoArgs) -> anyhow::Result<PathBuf> {
             return Ok(dir);
         }
     }
-    anyhow::bail!("sample-logs/ not found; run the demo from the repository root or pass --samples DIR")
+    anyhow::bail!(
+        "sample-logs/ not found; run the demo from the repository root or pass --samples DIR"
+    )
 }
 
 pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let samples = samples_dir(a)?;
     let config_path = samples.join("midgame.toml");
     let cfg = Config::load_opt(config_path.is_file().then_some(config_path.as_path()))?;
-    let tmp = tempfile::Builder::new().prefix("midgame-demo-").tempdir().context("creating a temporary lake")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("midgame-demo-")
+        .tempdir()
+        .context("creating a temporary lake")?;
     let lake = Lake::open(tmp.path())?;
-    printer.status(&format!("midgame demo: ingesting {} into a temporary lake", samples.display()));
-    let opts = IngestOptions { identities: cfg.identities()?, ..IngestOptions::default() };
+    printer.status(&format!(
+        "midgame demo: ingesting {} into a temporary lake",
+        samples.display()
+    ));
+    let opts = IngestOptions {
+        identities: cfg.identities()?,
+        ..IngestOptions::default()
+    };
     let summary = ingest_paths(&lake, &[samples.join("okta")], &opts, printer)?;
     print_summary(&lake, &summary, printer);
     if !summary.failed.is_empty() {
-        anyhow::bail!("{} sample files could not be ingested", summary.failed.len());
+        anyhow::bail!(
+            "{} sample files could not be ingested",
+            summary.failed.len()
+        );
     }
     let rt = crate::runtime()?;
     let stdout = std::io::stdout();

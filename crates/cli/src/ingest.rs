@@ -50,32 +50,61 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         },
         ..IngestOptions::default()
     };
-    let lake = Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;
+    let lake =
+        Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;
     let summary = ingest_paths(&lake, &a.paths, &opts, printer)?;
     print_summary(&lake, &summary, printer);
     if !summary.failed.is_empty() {
-        anyhow::bail!("{} of {} files could not be ingested (see above)", summary.failed.len(), summary.failed.len() as u64 + summary.new_files + summary.seen_files);
+        anyhow::bail!(
+            "{} of {} files could not be ingested (see above)",
+            summary.failed.len(),
+            summary.failed.len() as u64 + summary.new_files + summary.seen_files
+        );
     }
     if a.strict && summary.quarantined > 0 {
-        anyhow::bail!("{} records quarantined and --strict is set (see {})", summary.quarantined, lake.root().join("_quarantine").display());
+        anyhow::bail!(
+            "{} records quarantined and --strict is set (see {})",
+            summary.quarantined,
+            lake.root().join("_quarantine").display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Ingest every file under `paths`; a file that fails is reported and the run goes on.
-pub(crate) fn ingest_paths(lake: &Lake, paths: &[PathBuf], opts: &IngestOptions, printer: &Printer) -> anyhow::Result<IngestSummary> {
+pub(crate) fn ingest_paths(
+    lake: &Lake,
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    printer: &Printer,
+) -> anyhow::Result<IngestSummary> {
     let files = find_inputs(paths)?;
     if files.is_empty() {
-        anyhow::bail!("no log files under {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        anyhow::bail!(
+            "no log files under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
-    let total: u64 = files.iter().filter_map(|f| fs_err::metadata(f).ok()).map(|m| m.len()).sum();
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| fs_err::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = printer.bytes_bar(total);
     let start = Instant::now();
     let mut s = IngestSummary::default();
     let mut shown = 0;
     let mut done = 0u64;
     for f in &files {
-        bar.set_message(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.set_message(
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         let base = done;
         let progress = |read: u64| bar.set_position(base + read);
         match lake.ingest_file(f, opts, &progress) {
@@ -92,7 +121,9 @@ pub(crate) fn ingest_paths(lake: &Lake, paths: &[PathBuf], opts: &IngestOptions,
                 s.skipped += r.skipped;
                 for bad in &r.bad_sample {
                     if shown < MAX_BAD_LINES_SHOWN {
-                        bar.suspend(|| printer.warn(&format!("{}:{}: {}", f.display(), bad.line, bad.reason)));
+                        bar.suspend(|| {
+                            printer.warn(&format!("{}:{}: {}", f.display(), bad.line, bad.reason))
+                        });
                         shown += 1;
                     }
                 }
@@ -120,16 +151,45 @@ pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
     if !s.failed.is_empty() {
         failed = format!(", {} failed", s.failed.len());
     }
-    printer.status(&format!("ingested {} new files{seen}{failed} into {} in {:.2} s", s.new_files, lake.root().display(), secs));
-    printer.status(&format!("  auth        {:>12} rows", thousands(s.auth_rows)));
-    printer.status(&format!("  admin       {:>12} rows", thousands(s.admin_rows)));
+    printer.status(&format!(
+        "ingested {} new files{seen}{failed} into {} in {:.2} s",
+        s.new_files,
+        lake.root().display(),
+        secs
+    ));
+    printer.status(&format!(
+        "  auth        {:>12} rows",
+        thousands(s.auth_rows)
+    ));
+    printer.status(&format!(
+        "  admin       {:>12} rows",
+        thousands(s.admin_rows)
+    ));
     if s.skipped > 0 {
-        printer.status(&format!("  skipped     {:>12} records no table needs", thousands(s.skipped)));
+        printer.status(&format!(
+            "  skipped     {:>12} records no table needs",
+            thousands(s.skipped)
+        ));
     }
-    let q = if s.quarantined > 0 { format!(" (see {})", lake.root().join("_quarantine").display()) } else { String::new() };
-    printer.status(&format!("  quarantined {:>12} records{q}", thousands(s.quarantined)));
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let q = if s.quarantined > 0 {
+        format!(" (see {})", lake.root().join("_quarantine").display())
+    } else {
+        String::new()
+    };
+    printer.status(&format!(
+        "  quarantined {:>12} records{q}",
+        thousands(s.quarantined)
+    ));
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     if s.new_files > 0 {
-        printer.status(&format!("  {} events/s, {:.1} MB/s", thousands((s.rows() as f64 / secs) as u64), s.bytes as f64 / secs / 1e6));
+        printer.status(&format!(
+            "  {} events/s, {:.1} MB/s",
+            thousands((s.rows() as f64 / secs) as u64),
+            s.bytes as f64 / secs / 1e6
+        ));
     }
 }

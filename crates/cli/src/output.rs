@@ -50,14 +50,20 @@ impl Printer {
 }
 
 /// Write record batches to `out` in `format`.
-pub(crate) fn write_batches(out: &mut dyn Write, batches: &[RecordBatch], format: Format) -> anyhow::Result<()> {
+pub(crate) fn write_batches(
+    out: &mut dyn Write,
+    batches: &[RecordBatch],
+    format: Format,
+) -> anyhow::Result<()> {
     match format {
         Format::Table => {
             let table = arrow::util::pretty::pretty_format_batches(batches)?;
             writeln!(out, "{table}")?;
         }
         Format::Csv => {
-            let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = arrow_csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             for b in batches {
                 w.write(b)?;
             }
@@ -77,7 +83,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

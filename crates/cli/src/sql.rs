@@ -13,10 +13,15 @@ pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
         Some(s) => s.clone(),
         None => {
             if std::io::stdin().is_terminal() {
-                anyhow::bail!("no SQL given: pass it as an argument or on stdin (e.g. midgame sql --lake {} \"SELECT count(*) FROM auth\")", a.lake.display());
+                anyhow::bail!(
+                    "no SQL given: pass it as an argument or on stdin (e.g. midgame sql --lake {} \"SELECT count(*) FROM auth\")",
+                    a.lake.display()
+                );
             }
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("reading SQL from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading SQL from stdin")?;
             s
         }
     };

@@ -522,7 +522,7 @@ fn generate_day(cfg: &GenConfig, users: &[User], day: u32) -> Day {
             attack(&mut ctx, u, t0 + Duration::minutes(47), &mut r);
         }
     }
-    ctx.out.sort_by(|a, b| a.0.cmp(&b.0));
+    ctx.out.sort_by_key(|e| e.0);
     Day {
         date,
         events: ctx.out.into_iter().map(|(_, e)| e).collect(),
@@ -729,7 +729,7 @@ fn attack(ctx: &mut Ctx<'_>, u: &User, t: NaiveDateTime, r: &mut Rng) {
     }
 }
 
-/// What [`write`] produced.
+/// What [`write()`] produced.
 #[derive(Debug, Clone, Default)]
 pub struct GenSummary {
     /// Files written.

@@ -375,7 +375,6 @@ impl Lake {
                 }
                 progress(read.load(Ordering::Relaxed));
             }
-            drop(chunks);
             report.decoded_bytes = reader_thread
                 .join()
                 .expect("the reader thread does not panic");

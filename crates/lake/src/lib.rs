@@ -117,10 +117,7 @@ impl Lake {
             .chain(tables)
         {
             let d = root.join(dir);
-            fs_err::create_dir_all(&d).map_err(|e| LakeError::Io {
-                path: d,
-                source: e.into(),
-            })?;
+            fs_err::create_dir_all(&d).map_err(|e| LakeError::Io { path: d, source: e })?;
         }
         lake.sweep()?;
         Ok(lake)

@@ -242,11 +242,8 @@ fn recognise(buf: &[u8], eof: bool) -> Option<FramingMode> {
                 })
             }
             None if eof => Some(FramingMode::Json),
-            None => match buf[first..].iter().position(|b| *b == b'\n') {
-                // The first line ended inside the value: pretty-printed JSON.
-                Some(_) => Some(FramingMode::Json),
-                None => None,
-            },
+            // The first line ended inside the value: pretty-printed JSON.
+            None => buf[first..].contains(&b'\n').then_some(FramingMode::Json),
         },
         _ => Some(FramingMode::Lines),
     }

@@ -1,0 +1,297 @@
+//! End-to-end tests of the `midgame` binary: exit codes, stdout and stderr as a user
+//! meets them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn midgame(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_midgame"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo()
+        .join("crates/sources/tests/fixtures/okta/panther")
+        .join(name)
+}
+
+fn sql(lake: &Path, query: &str) -> String {
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+        query,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn demo_shows_the_intrusion_from_the_sample_logs() {
+    let o = Command::new(env!("CARGO_BIN_EXE_midgame"))
+        .arg("demo")
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("alice.lee@acme.test"), "{out}");
+    assert!(out.contains("Amsterdam"), "{out}");
+    assert!(out.contains("MFA Enroll"), "{out}");
+    assert!(out.contains("Support Console"), "{out}");
+    // Look-alikes are not in the foreign-country list: only the intruder's sign-in is.
+    let foreign = out
+        .split("== ")
+        .find(|s| s.starts_with("Successful sign-ins"))
+        .unwrap();
+    assert_eq!(foreign.matches("acme.test").count(), 1, "{foreign}");
+    let err = stderr(&o);
+    assert!(err.contains("ingested 21 new files"), "{err}");
+    assert!(err.contains("quarantined            0"), "{err}");
+}
+
+#[test]
+fn ingesting_the_sample_logs_twice_gives_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let l = lake.to_str().unwrap();
+    let samples = repo().join("sample-logs");
+    let first = midgame(&[
+        "ingest",
+        "--lake",
+        l,
+        "--config",
+        samples.join("midgame.toml").to_str().unwrap(),
+        samples.to_str().unwrap(),
+    ]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let count = sql(
+        &lake,
+        "SELECT count(*) AS n, count(DISTINCT user) AS users FROM auth",
+    );
+    assert_eq!(count, "n,users\n3954,30\n");
+    let again = midgame(&["ingest", "--lake", l, samples.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert!(
+        stderr(&again).contains("ingested 0 new files, 21 already in the lake"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        sql(
+            &lake,
+            "SELECT count(*) AS n, count(DISTINCT user) AS users FROM auth"
+        ),
+        count
+    );
+}
+
+#[test]
+fn broken_lines_are_quarantined_named_and_counted_and_strict_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(fixture("legit_login.ndjson")).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(2, "{\"eventType\": \"user.session.start\", \"published\": ");
+    lines.insert(4, "garbage");
+    let broken = dir.path().join("broken.ndjson");
+    std::fs::write(&broken, lines.join("\n")).unwrap();
+    let lake = dir.path().join("lake");
+    let o = midgame(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("warning: {}:3: invalid JSON", broken.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "warning: {}:5: not a JSON object",
+            broken.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("quarantined            2 records"), "{err}");
+    assert_eq!(sql(&lake, "SELECT count(*) AS n FROM auth"), "n\n5\n");
+    let quarantine = std::fs::read_dir(lake.join("_quarantine"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read_to_string(quarantine).unwrap().lines().count(),
+        2
+    );
+
+    // --strict: the same input is an error (exit 1) with one line saying why.
+    let strict_lake = dir.path().join("strict");
+    let o = midgame(&[
+        "ingest",
+        "--strict",
+        "--lake",
+        strict_lake.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let last = stderr(&o).lines().last().unwrap().to_owned();
+    assert!(
+        last.starts_with("error: 2 records quarantined and --strict is set"),
+        "{last}"
+    );
+}
+
+#[test]
+fn a_file_that_fails_does_not_stop_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::copy(fixture("victim_okta.ndjson"), input.join("a.ndjson")).unwrap();
+    std::fs::write(
+        input.join("b.log"),
+        "<166>Aug  4 10:12:33 host sshd[1]: Accepted password\n",
+    )
+    .unwrap();
+    std::fs::copy(fixture("attacker_okta.ndjson"), input.join("c.ndjson")).unwrap();
+    let lake = dir.path().join("lake");
+    let o = midgame(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("b.log: unrecognised log format"), "{err}");
+    assert!(err.contains("ingested 2 new files, 1 failed"), "{err}");
+    assert_eq!(sql(&lake, "SELECT count(*) AS n FROM auth"), "n\n3\n");
+}
+
+#[test]
+fn sql_formats_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let l = lake.to_str().unwrap();
+    assert!(
+        midgame(&[
+            "ingest",
+            "-q",
+            "--lake",
+            l,
+            fixture("victim_okta.ndjson").to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let q = "SELECT user, geo_country, time FROM auth";
+    let nd = midgame(&["sql", "--lake", l, "--format", "ndjson", q]);
+    assert_eq!(
+        stdout(&nd),
+        "{\"user\":\"tracey.stone@acme.io\",\"geo_country\":\"US\",\"time\":\"2020-10-27T04:38:51.650Z\"}\n"
+    );
+    let table = stdout(&midgame(&["sql", "--lake", l, q]));
+    assert!(
+        table.contains("| tracey.stone@acme.io | US          | 2020-10-27T04:38:51.650Z |"),
+        "{table}"
+    );
+    // A query error is exit 1 and one line on stderr, nothing on stdout.
+    let bad = midgame(&["sql", "--lake", l, "SELECT usr FROM auth"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stdout(&bad).is_empty());
+    let err = stderr(&bad);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: ") && err.contains("usr"), "{err}");
+    // SQL from stdin.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_midgame"))
+        .args(["sql", "--lake", l, "--format", "csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT count(*) AS n FROM auth;\n")
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap(),
+        "n\n1\n"
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2_and_a_missing_lake_exits_1() {
+    let o = midgame(&["ingest", "--lake"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = midgame(&["sql", "--lake", "/no/such/lake", "SELECT 1"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a lake that does not exist is a bad argument"
+    );
+    assert!(stderr(&o).contains("/no/such/lake: no such directory"));
+    let dir = tempfile::tempdir().unwrap();
+    let o = midgame(&["sql", "--lake", dir.path().to_str().unwrap(), "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a midgame lake"), "{}", stderr(&o));
+}
+
+#[test]
+fn gen_output_ingests_and_contains_the_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("logs");
+    let o = midgame(&[
+        "gen",
+        "--out",
+        out.to_str().unwrap(),
+        "--users",
+        "8",
+        "--days",
+        "4",
+        "--attack",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lake = dir.path().join("lake");
+    assert!(
+        midgame(&[
+            "ingest",
+            "-q",
+            "--lake",
+            lake.to_str().unwrap(),
+            out.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let csv = sql(
+        &lake,
+        "SELECT DISTINCT user, geo_city FROM auth WHERE asn = 14061",
+    );
+    assert_eq!(csv, "user,geo_city\nalice.lee@acme.test,Amsterdam\n");
+}
