@@ -295,3 +295,32 @@ fn gen_output_ingests_and_contains_the_attack() {
     );
     assert_eq!(csv, "user,geo_city\nalice.lee@acme.test,Amsterdam\n");
 }
+
+#[test]
+fn two_copies_of_one_file_in_one_run_are_ingested_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for name in ["a.ndjson", "b.ndjson", "c.ndjson"] {
+        std::fs::copy(fixture("brute_force_logins.ndjson"), input.join(name)).unwrap();
+    }
+    let lake = dir.path().join("lake");
+    let o = midgame(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ingested 1 new files, 2 already in the lake"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("auth                  10 rows"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(sql(&lake, "SELECT count(*) AS n FROM auth"), "n\n10\n");
+}

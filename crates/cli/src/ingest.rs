@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -72,6 +74,10 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
 }
 
 /// Ingest every file under `paths`; a file that fails is reported and the run goes on.
+///
+/// Files are spread over as many workers as there are cores (each file's records are
+/// also parsed in parallel); the memory budget is shared between the workers, so a run
+/// over many small files uses every core and a run over one large file stays bounded.
 pub(crate) fn ingest_paths(
     lake: &Lake,
     paths: &[PathBuf],
@@ -96,47 +102,77 @@ pub(crate) fn ingest_paths(
         .sum();
     let bar = printer.bytes_bar(total);
     let start = Instant::now();
-    let mut s = IngestSummary::default();
-    let mut shown = 0;
-    let mut done = 0u64;
-    for f in &files {
-        bar.set_message(
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        let base = done;
-        let progress = |read: u64| bar.set_position(base + read);
-        match lake.ingest_file(f, opts, &progress) {
-            Ok(r) => {
-                done += r.size;
-                s.bytes += r.size;
-                match r.outcome {
-                    FileOutcome::Ingested => s.new_files += 1,
-                    FileOutcome::AlreadyIngested { .. } => s.seen_files += 1,
-                }
-                s.auth_rows += r.auth_rows;
-                s.admin_rows += r.admin_rows;
-                s.quarantined += r.quarantined;
-                s.skipped += r.skipped;
-                for bad in &r.bad_sample {
-                    if shown < MAX_BAD_LINES_SHOWN {
-                        bar.suspend(|| {
-                            printer.warn(&format!("{}:{}: {}", f.display(), bad.line, bad.reason))
-                        });
-                        shown += 1;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(files.len())
+        .max(1);
+    let per_worker = IngestOptions {
+        buffer_bytes: (opts.buffer_bytes / workers).max(1 << 20),
+        ..opts.clone()
+    };
+    let next = AtomicUsize::new(0);
+    let done = AtomicU64::new(0);
+    let summary = Mutex::new((IngestSummary::default(), 0usize));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    let last = AtomicU64::new(0);
+                    let progress = |read: u64| {
+                        let prev = last.swap(read, Ordering::Relaxed);
+                        let now = done.fetch_add(read.saturating_sub(prev), Ordering::Relaxed)
+                            + read.saturating_sub(prev);
+                        bar.set_position(now);
+                    };
+                    let result = lake.ingest_file(f, &per_worker, &progress);
+                    let size = fs_err::metadata(f).map_or(0, |m| m.len());
+                    done.fetch_add(
+                        size.saturating_sub(last.load(Ordering::Relaxed)),
+                        Ordering::Relaxed,
+                    );
+                    bar.set_position(done.load(Ordering::Relaxed));
+                    let mut guard = summary
+                        .lock()
+                        .expect("no worker panics while holding the lock");
+                    let (s, shown) = &mut *guard;
+                    match result {
+                        Ok(r) => {
+                            s.bytes += r.size;
+                            match r.outcome {
+                                FileOutcome::Ingested => s.new_files += 1,
+                                FileOutcome::AlreadyIngested { .. } => s.seen_files += 1,
+                            }
+                            s.auth_rows += r.auth_rows;
+                            s.admin_rows += r.admin_rows;
+                            s.quarantined += r.quarantined;
+                            s.skipped += r.skipped;
+                            for bad in &r.bad_sample {
+                                if *shown < MAX_BAD_LINES_SHOWN {
+                                    bar.suspend(|| {
+                                        printer.warn(&format!(
+                                            "{}:{}: {}",
+                                            f.display(),
+                                            bad.line,
+                                            bad.reason
+                                        ))
+                                    });
+                                    *shown += 1;
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            bar.suspend(|| printer.warn(&format!("{e}")));
+                            s.failed.push(f.display().to_string());
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                bar.suspend(|| printer.warn(&format!("{e}")));
-                s.failed.push(f.display().to_string());
-                done += fs_err::metadata(f).map(|m| m.len()).unwrap_or(0);
-            }
+            });
         }
-        bar.set_position(done);
-    }
+    });
     bar.finish_and_clear();
+    let (mut s, _) = summary.into_inner().expect("workers are done");
     s.elapsed = start.elapsed();
     Ok(s)
 }

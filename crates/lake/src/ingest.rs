@@ -162,6 +162,33 @@ fn hash_file(path: &Path) -> Result<(String, u64), LakeError> {
     Ok((format!("{:032x}", hasher.digest128()), size))
 }
 
+/// This process's claim on a content hash, released when dropped.
+struct Claim<'a> {
+    lake: &'a Lake,
+    hash: String,
+}
+
+impl<'a> Claim<'a> {
+    fn take(lake: &'a Lake, hash: &str) -> Option<Self> {
+        let mut set = lake
+            .in_flight
+            .lock()
+            .expect("the in-flight set is never poisoned");
+        set.insert(hash.to_owned()).then(|| Claim {
+            lake,
+            hash: hash.to_owned(),
+        })
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.lake.in_flight.lock() {
+            set.remove(&self.hash);
+        }
+    }
+}
+
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
@@ -211,6 +238,13 @@ impl Lake {
             progress(size);
             return Ok(report);
         }
+        let Some(_claim) = Claim::take(self, &hash) else {
+            report.outcome = FileOutcome::AlreadyIngested {
+                as_path: "(a copy being ingested by this run)".to_owned(),
+            };
+            progress(size);
+            return Ok(report);
+        };
         let mut writer = PartitionWriter::new(self, &hash, opts.buffer_bytes);
         let mut quarantine = Quarantine {
             tmp: self.tmp_path(Path::new("quarantine.ndjson")),

@@ -93,6 +93,9 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + 
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: PathBuf,
+    /// Content hashes being ingested by this process right now: two copies of one file
+    /// ingested in parallel must not both write it.
+    in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 const MANIFEST_DIR: &str = "_manifest";
@@ -110,6 +113,7 @@ impl Lake {
     pub fn open(root: &Path) -> Result<Self, LakeError> {
         let lake = Self {
             root: root.to_path_buf(),
+            in_flight: std::sync::Arc::default(),
         };
         let tables = midgame_schema::Table::ALL.map(|t| t.name);
         for dir in [MANIFEST_DIR, QUARANTINE_DIR, TMP_DIR]
