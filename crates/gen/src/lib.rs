@@ -569,26 +569,7 @@ fn sign_in(
             none,
         );
     }
-    ctx.event(
-        t0,
-        u,
-        o,
-        "policy.evaluate_sign_on",
-        "ALLOW",
-        Some("Sign-on policy evaluation resulted in ALLOW"),
-        &session,
-        none,
-    );
-    ctx.event(
-        t0 + Duration::seconds(2),
-        u,
-        o,
-        "user.session.start",
-        "SUCCESS",
-        None,
-        &session,
-        none,
-    );
+    policy_and_logon(ctx, t0, Duration::seconds(2), u, o, &session, none);
     ctx.event(
         t0 + Duration::seconds(4),
         u,
@@ -636,6 +617,39 @@ fn sign_in(
     }
 }
 
+/// Okta's sign-on policy evaluation, then the successful sign-in `gap` later.
+fn policy_and_logon(
+    ctx: &mut Ctx<'_>,
+    t: NaiveDateTime,
+    gap: Duration,
+    u: &User,
+    o: &Origin,
+    session: &str,
+    extra: Extra<'_>,
+) {
+    let allow = Some("Sign-on policy evaluation resulted in ALLOW");
+    ctx.event(
+        t,
+        u,
+        o,
+        "policy.evaluate_sign_on",
+        "ALLOW",
+        allow,
+        session,
+        extra,
+    );
+    ctx.event(
+        t + gap,
+        u,
+        o,
+        "user.session.start",
+        "SUCCESS",
+        None,
+        session,
+        extra,
+    );
+}
+
 fn attack(ctx: &mut Ctx<'_>, u: &User, t: NaiveDateTime, r: &mut Rng) {
     let o = Origin {
         city: world::AMSTERDAM,
@@ -657,26 +671,7 @@ fn attack(ctx: &mut Ctx<'_>, u: &User, t: NaiveDateTime, r: &mut Rng) {
         behaviors: b,
         ..Extra::default()
     };
-    ctx.event(
-        t,
-        u,
-        &o,
-        "policy.evaluate_sign_on",
-        "ALLOW",
-        Some("Sign-on policy evaluation resulted in ALLOW"),
-        &session,
-        none,
-    );
-    ctx.event(
-        t + Duration::seconds(3),
-        u,
-        &o,
-        "user.session.start",
-        "SUCCESS",
-        None,
-        &session,
-        none,
-    );
+    policy_and_logon(ctx, t, Duration::seconds(3), u, &o, &session, none);
     // The one-time code phished along with the password.
     let otp = Extra {
         factor: Some("OKTA_VERIFY"),
