@@ -169,6 +169,7 @@ impl<R: Read> Framer<R> {
             self.fill(want)?;
             if !self.started {
                 if self.buf.len() < BOM.len() && !self.eof {
+                    want = want.max(BOM.len());
                     continue;
                 }
                 if self.buf.starts_with(BOM) {
@@ -486,6 +487,15 @@ mod tests {
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].line, 2);
         assert!(bad[0].reason.contains("unterminated"));
+    }
+
+    /// A file shorter than a byte-order mark once made the framer wait forever for the
+    /// bytes that would tell (found by `tests/arbitrary_bytes.rs`).
+    #[test]
+    fn inputs_shorter_than_a_bom_end() {
+        assert!(frame(b"\n", 1).0.is_empty());
+        assert_eq!(frame(b"{}", 1).0, vec![(1, "{}".to_owned())]);
+        assert!(frame(b"[]", 2).0.is_empty());
     }
 
     #[test]
