@@ -14,6 +14,10 @@
 //! ```
 #![deny(missing_docs)]
 
+mod detection;
+
+pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
+
 use std::path::Path;
 use std::sync::Arc;
 
