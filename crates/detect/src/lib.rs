@@ -14,8 +14,10 @@
 //! ```
 #![deny(missing_docs)]
 
+mod allowlist;
 mod detection;
 
+pub use allowlist::{AllowEntry, register_allowlist};
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
 
 use std::path::Path;
