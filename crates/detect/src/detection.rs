@@ -228,13 +228,12 @@ impl Detection {
             }
             if let Some((key, value)) = comment.split_once(':') {
                 let key = key.trim();
-                if let Some(k) = REQUIRED.iter().find(|k| **k == key) {
-                    if fields
+                if let Some(k) = REQUIRED.iter().find(|k| **k == key)
+                    && fields
                         .insert(k, (line_no, value.trim().to_owned()))
                         .is_some()
-                    {
-                        return Err(err(line_no, format!("`{key}` given twice")));
-                    }
+                {
+                    return Err(err(line_no, format!("`{key}` given twice")));
                 }
             }
         }
