@@ -14,9 +14,11 @@
 //! ```
 #![deny(missing_docs)]
 
+mod alerts;
 mod allowlist;
 mod detection;
 
+pub use alerts::{Alert, run_detections, to_alerts};
 pub use allowlist::{AllowEntry, register_allowlist};
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
 
