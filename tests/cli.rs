@@ -57,12 +57,23 @@ fn demo_shows_the_intrusion_from_the_sample_logs() {
     assert!(out.contains("Amsterdam"), "{out}");
     assert!(out.contains("MFA Enroll"), "{out}");
     assert!(out.contains("Support Console"), "{out}");
-    // Look-alikes are not in the foreign-country list: only the intruder's sign-in is.
-    let foreign = out
-        .split("== ")
-        .find(|s| s.starts_with("Successful sign-ins"))
-        .unwrap();
-    assert_eq!(foreign.matches("acme.test").count(), 1, "{foreign}");
+    // The intrusion alerts; its look-alikes (flight, phone jitter, new laptop, VPN
+    // egress) do not.
+    let alerts = out.split("== ").find(|s| s.starts_with("Alerts")).unwrap();
+    let lines: Vec<&str> = alerts
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{alerts}");
+    assert!(
+        lines[0].starts_with("HIGH     impossible_travel"),
+        "{alerts}"
+    );
+    assert!(
+        lines[0].contains("alice.lee@acme.test signed in from Amsterdam NL 47 min after"),
+        "{alerts}"
+    );
     let err = stderr(&o);
     assert!(err.contains("ingested 21 new files"), "{err}");
     assert!(err.contains("quarantined            0"), "{err}");
@@ -323,4 +334,99 @@ fn two_copies_of_one_file_in_one_run_are_ingested_once() {
         stderr(&o)
     );
     assert_eq!(sql(&lake, "SELECT count(*) AS n FROM auth"), "n\n10\n");
+}
+
+#[test]
+fn detect_writes_alerts_as_ndjson_never_overwrites_and_checks_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let l = lake.to_str().unwrap();
+    let samples = repo().join("sample-logs");
+    let cfg = samples.join("midgame.toml");
+    assert!(
+        midgame(&["ingest", "-q", "--lake", l, samples.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let queries = repo().join("queries");
+    let q = queries.to_str().unwrap();
+    let out = dir.path().join("alerts.ndjson");
+    let o = midgame(&[
+        "detect",
+        "--lake",
+        l,
+        "--queries",
+        q,
+        "--config",
+        cfg.to_str().unwrap(),
+        "--format",
+        "ndjson",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 alerts: 0 critical, 1 high"),
+        "{}",
+        stderr(&o)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let alert: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    for key in [
+        "alert_id",
+        "detection",
+        "severity",
+        "user",
+        "first_seen",
+        "last_seen",
+        "summary",
+        "evidence",
+    ] {
+        assert!(alert.get(key).is_some(), "{key} missing: {alert}");
+    }
+    assert_eq!(alert["user"], "alice.lee@acme.test");
+    // The output file exists now: a second run refuses to overwrite it.
+    let again = midgame(&[
+        "detect",
+        "--lake",
+        l,
+        "--queries",
+        q,
+        "--format",
+        "ndjson",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("never overwrites"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    // Without the allow-list the corporate VPN user shows up; a typo in a parameter
+    // name is an error that names it.
+    let no_allow = midgame(&["detect", "--lake", l, "--queries", q, "--format", "csv"]);
+    assert!(
+        stdout(&no_allow).lines().count() > 2,
+        "{}",
+        stdout(&no_allow)
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[detections.impossible_travel]\nmax_sped_kmh = 900\n").unwrap();
+    let o = midgame(&[
+        "detect",
+        "--lake",
+        l,
+        "--queries",
+        q,
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("parameter `max_sped_kmh`: not a parameter of `impossible_travel`"),
+        "{}",
+        stderr(&o)
+    );
 }

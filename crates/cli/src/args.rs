@@ -30,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Parse log files into the Parquet lake (each file once; bad records quarantined).
     Ingest(IngestArgs),
+    /// Run the detections over the lake and write alerts.
+    Detect(DetectArgs),
     /// Run SQL over the lake tables.
     Sql(SqlArgs),
     /// Generate realistic synthetic Okta System Log.
@@ -107,6 +109,29 @@ pub struct SqlArgs {
     pub format: Format,
     /// The query; read from stdin when omitted.
     pub sql: Option<String>,
+}
+
+/// `midgame detect`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  midgame detect --lake lake --config midgame.toml\n  midgame detect --lake lake --format ndjson --output alerts.ndjson"
+)]
+pub struct DetectArgs {
+    /// The lake directory.
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub lake: PathBuf,
+    /// A folder of detection `.sql` files (default: the built-in queries/).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub queries: Option<PathBuf>,
+    /// midgame.toml: detection parameters and the allow-list.
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write alerts to this file (never overwritten) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 /// `midgame gen`.

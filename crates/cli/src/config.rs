@@ -20,11 +20,9 @@ pub(crate) struct Config {
     pub geoip: Option<GeoipConfig>,
     /// Addresses that are never evidence of travel (corporate egress, VPN concentrators).
     #[serde(default)]
-    #[allow(dead_code)] // read by the detection engine
     pub allowlist: Option<AllowlistConfig>,
     /// Per-detection parameters (`[detections.impossible_travel] max_speed_kmh = 1000`).
     #[serde(default)]
-    #[allow(dead_code)] // read by the detection engine
     pub detections: BTreeMap<String, toml::Table>,
     /// Directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
@@ -55,7 +53,6 @@ pub(crate) struct GeoipConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AllowlistConfig {
     /// CIDR ranges.
-    #[allow(dead_code)]
     pub cidrs: Vec<String>,
 }
 

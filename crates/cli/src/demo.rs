@@ -19,17 +19,7 @@ const QUERIES: &[(&str, &str)] = &[
          FROM auth GROUP BY source, activity, outcome ORDER BY events DESC, activity, outcome LIMIT 12",
     ),
     (
-        "Successful sign-ins from a country that is not the user's usual one (plain SQL; the detections issue turns this into alerts)",
-        "WITH usual AS ( \
-           SELECT user, geo_country, ROW_NUMBER() OVER (PARTITION BY user ORDER BY count(*) DESC, geo_country) AS rk \
-           FROM auth WHERE event_type = 'user.session.start' AND outcome = 'success' GROUP BY user, geo_country) \
-         SELECT a.time, a.user, a.geo_city, a.geo_country, a.as_org, a.asn, substr(a.device_id, 1, 12) AS device \
-         FROM auth a JOIN usual u ON a.user = u.user AND u.rk = 1 \
-         WHERE a.event_type = 'user.session.start' AND a.outcome = 'success' AND a.geo_country <> u.geo_country \
-         ORDER BY a.time, a.user",
-    ),
-    (
-        "What that account did next",
+        "What the account did in the session from the hosting provider (AS14061)",
         "SELECT a.time, a.activity, a.app, a.mfa_factor, a.geo_city, a.src_ip \
          FROM auth a JOIN (SELECT DISTINCT user, session_id FROM auth WHERE asn = 14061) s \
            ON a.user = s.user AND a.session_id = s.session_id ORDER BY a.time, a.activity",
@@ -81,13 +71,37 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     rt.block_on(async {
         let ctx = midgame_detect::open_session(lake.root()).await?;
-        for (title, sql) in QUERIES {
-            use std::io::Write;
-            writeln!(out, "\n== {title}")?;
-            let batches = ctx.sql(sql).await?.collect().await?;
-            write_batches(&mut out, &batches, Format::Table)?;
+        let (title, sql) = QUERIES[0];
+        show(&ctx, &mut out, title, sql).await?;
+        anyhow::Ok(())
+    })?;
+    {
+        use std::io::Write;
+        writeln!(
+            out,
+            "\n== Alerts (midgame detect --lake LAKE --config sample-logs/midgame.toml)"
+        )?;
+    }
+    let alerts =
+        crate::detect_cmd::detect(lake.root(), &crate::detect_cmd::default_queries()?, &cfg)?;
+    crate::detect_cmd::write_alerts(&mut out, &alerts, Format::Table)?;
+    rt.block_on(async {
+        let ctx = midgame_detect::open_session(lake.root()).await?;
+        for (title, sql) in &QUERIES[1..] {
+            show(&ctx, &mut out, title, sql).await?;
         }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn show(
+    ctx: &midgame_detect::SessionContext,
+    out: &mut dyn std::io::Write,
+    title: &str,
+    sql: &str,
+) -> anyhow::Result<()> {
+    writeln!(out, "\n== {title}")?;
+    let batches = ctx.sql(sql).await?.collect().await?;
+    write_batches(out, &batches, Format::Table)
 }

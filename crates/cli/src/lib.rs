@@ -5,6 +5,7 @@
 mod args;
 mod config;
 mod demo;
+mod detect_cmd;
 mod gen_cmd;
 mod ingest;
 mod output;
@@ -51,6 +52,7 @@ pub fn main_entry() -> ExitCode {
 fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
     match command {
         Command::Ingest(a) => ingest::run(&a, printer),
+        Command::Detect(a) => detect_cmd::run(&a, printer),
         Command::Sql(a) => sql::run(&a, printer),
         Command::Gen(a) => gen_cmd::run(&a, printer),
         Command::Demo(a) => demo::run(&a, printer),

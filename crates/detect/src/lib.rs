@@ -20,6 +20,8 @@ mod detection;
 
 pub use alerts::{Alert, run_detections, to_alerts};
 pub use allowlist::{AllowEntry, register_allowlist};
+/// The DataFusion session type, for callers that do not depend on DataFusion themselves.
+pub use datafusion::prelude::SessionContext;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
 
 use std::path::Path;
@@ -29,7 +31,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::logical_expr::col;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionConfig;
 
 /// What went wrong opening or querying the lake.
 #[derive(Debug, thiserror::Error)]

@@ -101,14 +101,27 @@ async fn alerts_have_stable_ids_and_the_design_fields() {
     for _ in 0..2 {
         let dir = tempfile::tempdir().unwrap();
         let ctx = sample_lake(dir.path()).await;
-        runs.push(midgame_detect::run_detections(&ctx, &repo().join("queries"), &BTreeMap::new(), &allow).await.unwrap());
+        runs.push(
+            midgame_detect::run_detections(&ctx, &repo().join("queries"), &BTreeMap::new(), &allow)
+                .await
+                .unwrap(),
+        );
     }
-    assert_eq!(runs[0], runs[1], "two runs over two lakes of the same logs give the same alerts, ids included");
-    let a = runs[0].iter().find(|a| a.detection == "impossible_travel").unwrap();
+    assert_eq!(
+        runs[0], runs[1],
+        "two runs over two lakes of the same logs give the same alerts, ids included"
+    );
+    let a = runs[0]
+        .iter()
+        .find(|a| a.detection == "impossible_travel")
+        .unwrap();
     assert_eq!(a.alert_id.len(), 32);
     assert_eq!(a.severity, "high");
     assert_eq!(a.user, "alice.lee@acme.test");
-    assert!(a.first_seen < a.last_seen && a.last_seen.starts_with("2022-08-04T"), "{a:?}");
+    assert!(
+        a.first_seen < a.last_seen && a.last_seen.starts_with("2022-08-04T"),
+        "{a:?}"
+    );
     assert_eq!(a.evidence["city_b"], "Amsterdam");
     assert!(!a.evidence.contains_key("alert_key"));
 }
@@ -118,6 +131,12 @@ async fn an_unknown_detection_in_the_config_is_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = sample_lake(dir.path()).await;
     let params = BTreeMap::from([("impossible_travle".to_owned(), BTreeMap::new())]);
-    let err = midgame_detect::run_detections(&ctx, &repo().join("queries"), &params, &[]).await.unwrap_err().to_string();
-    assert!(err.ends_with("parameter `impossible_travle`: no detection has this id"), "{err}");
+    let err = midgame_detect::run_detections(&ctx, &repo().join("queries"), &params, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("parameter `impossible_travle`: no detection has this id"),
+        "{err}"
+    );
 }
