@@ -1,5 +1,6 @@
 //! `midgame demo`: the sample logs into a temporary lake, then a look at what is in it.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -69,24 +70,17 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let queries = crate::detect_cmd::default_queries()?;
     rt.block_on(async {
         let ctx = midgame_detect::open_session(lake.root()).await?;
         let (title, sql) = QUERIES[0];
         show(&ctx, &mut out, title, sql).await?;
-        anyhow::Ok(())
-    })?;
-    {
-        use std::io::Write;
         writeln!(
             out,
             "\n== Alerts (midgame detect --lake LAKE --config sample-logs/midgame.toml)"
         )?;
-    }
-    let alerts =
-        crate::detect_cmd::detect(lake.root(), &crate::detect_cmd::default_queries()?, &cfg)?;
-    crate::detect_cmd::write_alerts(&mut out, &alerts, Format::Table)?;
-    rt.block_on(async {
-        let ctx = midgame_detect::open_session(lake.root()).await?;
+        let alerts = crate::detect_cmd::detect_in(&ctx, &queries, &cfg).await?;
+        crate::detect_cmd::write_alerts(&mut out, &alerts, Format::Table)?;
         for (title, sql) in &QUERIES[1..] {
             show(&ctx, &mut out, title, sql).await?;
         }

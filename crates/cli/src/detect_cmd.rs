@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use midgame_detect::{Alert, AllowEntry, ParamValue};
+use midgame_detect::{Alert, AllowEntry, ParamValue, SessionContext};
 
 use crate::args::{DetectArgs, Format};
 use crate::config::Config;
@@ -64,15 +64,15 @@ impl Config {
     }
 }
 
-/// Run every detection of `queries` over the lake at `lake`.
-pub(crate) fn detect(lake: &Path, queries: &Path, cfg: &Config) -> anyhow::Result<Vec<Alert>> {
+/// Run every detection of `queries` in a session over the lake.
+pub(crate) async fn detect_in(
+    ctx: &SessionContext,
+    queries: &Path,
+    cfg: &Config,
+) -> anyhow::Result<Vec<Alert>> {
     let params = cfg.detection_params()?;
     let allow = cfg.allow_entries()?;
-    let rt = crate::runtime()?;
-    rt.block_on(async {
-        let ctx = midgame_detect::open_session(lake).await?;
-        anyhow::Ok(midgame_detect::run_detections(&ctx, queries, &params, &allow).await?)
-    })
+    Ok(midgame_detect::run_detections(ctx, queries, &params, &allow).await?)
 }
 
 pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
@@ -81,7 +81,10 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         Some(q) => q.clone(),
         None => default_queries()?,
     };
-    let alerts = detect(&a.lake, &queries, &cfg)?;
+    let alerts = crate::runtime()?.block_on(async {
+        let ctx = midgame_detect::open_session(&a.lake).await?;
+        detect_in(&ctx, &queries, &cfg).await
+    })?;
     match &a.output {
         Some(path) => {
             let file = fs_err::OpenOptions::new()

@@ -139,20 +139,6 @@ impl Lake {
         self.root.join(table)
     }
 
-    /// Names of the tables that hold at least one data file.
-    ///
-    /// # Errors
-    /// A table directory cannot be listed.
-    pub fn tables_with_data(&self) -> Result<Vec<&'static str>, LakeError> {
-        let mut out = Vec::new();
-        for table in midgame_schema::Table::ALL {
-            if !self.data_files(table.name)?.is_empty() {
-                out.push(table.name);
-            }
-        }
-        Ok(out)
-    }
-
     /// Every committed or uncommitted data file of a table, sorted.
     ///
     /// # Errors

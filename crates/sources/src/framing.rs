@@ -79,12 +79,6 @@ impl Chunk {
     pub fn bad(&self) -> &[BadRecord] {
         &self.bad
     }
-
-    /// Size of the chunk's bytes.
-    #[must_use]
-    pub fn byte_len(&self) -> usize {
-        self.data.len()
-    }
 }
 
 /// Cuts a reader into [`Chunk`]s of records.
