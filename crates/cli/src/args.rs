@@ -45,6 +45,8 @@ pub enum Command {
 pub enum SourceArg {
     /// Okta System Log (JSON array or NDJSON).
     Okta,
+    /// Generic admin-tool audit NDJSON (`time`, `actor`, `action`, ...).
+    AdminAudit,
 }
 
 /// What `raw` keeps.

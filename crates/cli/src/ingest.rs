@@ -44,6 +44,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     let opts = IngestOptions {
         source: a.source.map(|s| match s {
             SourceArg::Okta => SourceKind::Okta,
+            SourceArg::AdminAudit => SourceKind::AdminAudit,
         }),
         identities: cfg.identities()?,
         raw: match a.raw {

@@ -16,10 +16,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod admin;
 mod auth;
 mod identity;
 mod table;
 
+pub use admin::{AdminBuilder, AdminRow};
 pub use auth::{AuthBuilder, AuthRow, auth_schema};
 pub use identity::{IdentityError, IdentityMap};
 pub use table::{ADMIN_COLUMNS, AUTH_COLUMNS, Column, ColumnType, Table, admin_schema};

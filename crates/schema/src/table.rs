@@ -372,7 +372,8 @@ fn schema_of(columns: &[Column]) -> SchemaRef {
 /// Arrow schema of the `admin` table.
 #[must_use]
 pub fn admin_schema() -> SchemaRef {
-    schema_of(ADMIN_COLUMNS)
+    static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| schema_of(ADMIN_COLUMNS)).clone()
 }
 
 pub(crate) fn auth_schema_uncached() -> SchemaRef {

@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod admin_audit;
 mod countries;
 mod framing;
 mod lenient;
@@ -120,17 +121,20 @@ pub struct Parsed {
 pub enum SourceKind {
     /// Okta System Log (JSON array or NDJSON, as the API and exports give it).
     Okta,
+    /// The generic admin-tool audit NDJSON of DESIGN.md (`time`, `actor`, `action`, ...).
+    AdminAudit,
 }
 
 impl SourceKind {
     /// Every kind, in the order content recognition tries them.
-    pub const ALL: [SourceKind; 1] = [SourceKind::Okta];
+    pub const ALL: [SourceKind; 2] = [SourceKind::Okta, SourceKind::AdminAudit];
 
     /// The name used on the command line and in the `source` column.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             SourceKind::Okta => "okta",
+            SourceKind::AdminAudit => "admin-audit",
         }
     }
 
@@ -146,6 +150,8 @@ impl SourceKind {
         chunk.records().take(16).find_map(|r| {
             if okta::looks_like(r.text) {
                 Some(SourceKind::Okta)
+            } else if admin_audit::looks_like(r.text) {
+                Some(SourceKind::AdminAudit)
             } else {
                 None
             }
@@ -157,6 +163,7 @@ impl SourceKind {
     pub fn parse(self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
         let mut parsed = match self {
             SourceKind::Okta => okta::parse(chunk, opts),
+            SourceKind::AdminAudit => admin_audit::parse(chunk, opts),
         };
         parsed.bad.extend(chunk.bad().iter().cloned());
         parsed
