@@ -21,7 +21,7 @@ pub(crate) fn run(a: &GenArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         "wrote {} events in {} files ({mb:.1} MB) to {}",
         thousands(summary.events),
         summary.files.len(),
-        a.out.join("okta").display()
+        a.out.display()
     ));
     if a.attack {
         let day = cfg.start + chrono::Duration::days(i64::from(cfg.attack_day()));

@@ -213,14 +213,26 @@ impl Detection {
                     ));
                 }
                 let rest = rest.trim();
-                let (default, doc) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-                if default.is_empty() {
-                    return Err(err(line_no, format!("parameter `{name}` has no default")));
-                }
+                // A text default with spaces is quoted: 'a b'  meaning.
+                let (default, doc) = if let Some(quoted) = rest.strip_prefix('\'') {
+                    let (text, doc) = quoted.split_once('\'').ok_or_else(|| {
+                        err(
+                            line_no,
+                            format!("parameter `{name}`: the quoted default has no closing '"),
+                        )
+                    })?;
+                    (ParamValue::Text(text.to_owned()), doc)
+                } else {
+                    let (default, doc) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                    if default.is_empty() {
+                        return Err(err(line_no, format!("parameter `{name}` has no default")));
+                    }
+                    (ParamValue::parse_default(default), doc)
+                };
                 params.insert(
                     name.to_owned(),
                     Param {
-                        default: ParamValue::parse_default(default),
+                        default,
                         doc: doc.trim().to_owned(),
                     },
                 );
@@ -411,7 +423,7 @@ impl Detection {
 mod tests {
     use super::*;
 
-    const HEADER: &str = "-- id: demo\n-- title: Demo\n-- severity: high\n-- stage: initial-access\n-- attack: T1078\n-- description: A demo.\n-- param limit_km: 500  closer is noise\n-- param speed: 1000.5\nSELECT $limit_km AS a, $speed AS b\n";
+    const HEADER: &str = "-- id: demo\n-- title: Demo\n-- severity: high\n-- stage: initial-access\n-- attack: T1078\n-- description: A demo.\n-- param limit_km: 500  closer is noise\n-- param speed: 1000.5\n-- param pattern: '(?i)(tor exit|vpn)'  a regex with spaces\nSELECT $limit_km AS a, $speed AS b, $pattern AS c\n";
 
     #[test]
     fn a_header_parses_with_typed_defaults() {
@@ -433,6 +445,13 @@ mod tests {
             }
         );
         assert_eq!(d.params["speed"].default, ParamValue::Float(1000.5));
+        assert_eq!(
+            d.params["pattern"],
+            Param {
+                default: ParamValue::Text("(?i)(tor exit|vpn)".into()),
+                doc: "a regex with spaces".into()
+            }
+        );
     }
 
     #[test]
@@ -470,7 +489,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "demo.sql: parameter `sped`: not a parameter of `demo` (it has: limit_km, speed)"
+            "demo.sql: parameter `sped`: not a parameter of `demo` (it has: limit_km, pattern, speed)"
         );
         let err = d
             .bind(&BTreeMap::from([(

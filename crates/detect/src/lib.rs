@@ -17,12 +17,14 @@
 mod alerts;
 mod allowlist;
 mod detection;
+mod views;
 
 pub use alerts::{Alert, run_detections, to_alerts};
 pub use allowlist::{AllowEntry, register_allowlist};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::SessionContext;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
+pub use views::{VIEWS, register_views};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -99,6 +101,17 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
     for table in midgame_schema::Table::ALL {
         let dir = root.join(table.name);
         if !dir.is_dir() {
+            // No source has filled this table yet: an empty table of the same columns,
+            // so every detection still plans and finds nothing here.
+            let mut fields: Vec<Field> = read_schema(&table.schema())
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            fields.push(Field::new("date", DataType::Utf8, true));
+            let schema = Arc::new(Schema::new(fields));
+            let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
+            ctx.register_table(table.name, Arc::new(empty))?;
             continue;
         }
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
@@ -118,5 +131,6 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         )
         .await?;
     }
+    register_views(ctx).await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Realistic, deterministic Okta System Log for a fictional company, with an optional
-//! 0ktapus-style intrusion and the look-alikes a detection must not alert on.
+//! Realistic, deterministic Okta System Log and Support Console audit log (the generic
+//! admin-audit NDJSON) for a fictional company, with an optional 0ktapus-style intrusion
+//! and the look-alikes a detection must not alert on.
 //!
 //! Every event has the shape of a real `/api/v1/logs` LogEvent (nested `actor`, `client`
 //! with `geographicalContext`, `securityContext`, `debugContext.debugData` with
@@ -11,13 +12,16 @@
 //! - `--attack`: on the attack day the victim (a support agent) signs in from home; 47
 //!   minutes later the same account signs in from a DigitalOcean address in Amsterdam
 //!   with a new device fingerprint and a phished one-time code, enrols a new Okta Verify
-//!   factor and opens the Support Console and Zendesk;
+//!   factor, opens the Support Console and Zendesk, looks up 209 customers in little over
+//!   an hour, exports 93 of them one by one and then everything in one bulk archive;
 //! - a real flight San Francisco -> New York (sign-ins 6 h apart, same laptop);
 //! - a new laptop (new fingerprint, same home, same network);
 //! - a phone whose carrier address geolocates to Sacramento one day, San Francisco the next;
 //! - a sign-in through the corporate VPN egress (Ashburn, allow-listed) 30 minutes after
 //!   one from home;
-//! - a new hire who appears three days before the end.
+//! - a new hire who appears three days before the end and enrols Okta Verify;
+//! - a support lead who looks up hundreds of customers every day (agents do a few an hour);
+//! - a nightly scheduled multi-GB export of every customer under one analyst's account.
 //!
 //! ```
 //! let cfg = midgame_gen::GenConfig { users: 8, days: 3, ..midgame_gen::GenConfig::default() };
@@ -200,8 +204,10 @@ struct Origin {
 pub struct Day {
     /// The date.
     pub date: NaiveDate,
-    /// Events as JSON text, in time order.
+    /// Okta events as JSON text, in time order.
     pub events: Vec<String>,
+    /// Support Console audit actions (generic admin-audit NDJSON), in time order.
+    pub admin: Vec<String>,
 }
 
 /// Which flags of Okta's `behaviors` are positive.
@@ -234,6 +240,113 @@ struct Ctx<'a> {
     cfg: &'a GenConfig,
     rng: Rng,
     out: Vec<(NaiveDateTime, String)>,
+    admin: Vec<(NaiveDateTime, String)>,
+}
+
+/// Who does what in the Support Console.
+struct AdminCall<'a> {
+    ip: String,
+    session: &'a str,
+    agent: &'a str,
+}
+
+impl AdminCall<'_> {
+    /// One audit action in the generic admin-audit shape of DESIGN.md.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &self,
+        ctx: &mut Ctx<'_>,
+        t: NaiveDateTime,
+        user: &User,
+        action: &str,
+        target: (&str, &str),
+        customer: Option<&str>,
+        records: i64,
+        bytes: i64,
+    ) {
+        let ev = json!({
+            "time": t.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            "actor": user.email,
+            "src_ip": self.ip,
+            "session_id": self.session,
+            "tool": "support-console",
+            "action": action,
+            "target_type": target.0,
+            "target_id": target.1,
+            "customer_id": customer,
+            "records": records,
+            "bytes": bytes,
+            "outcome": "success",
+            "user_agent": self.agent,
+        });
+        ctx.admin.push((t, ev.to_string()));
+    }
+}
+
+/// A customer account id from the company's book of about 2,000 customers.
+fn customer(n: usize) -> String {
+    format!("AC{:05}", 10_000 + n % 2_000)
+}
+
+/// A support agent's working hours in the Support Console: `per_hour` customers looked
+/// up (and their tickets answered) in each of `hours` hours from `start`.
+fn support_work(
+    ctx: &mut Ctx<'_>,
+    u: &User,
+    call: &AdminCall<'_>,
+    start: NaiveDateTime,
+    hours: usize,
+    per_hour: (usize, usize),
+    r: &mut Rng,
+) {
+    for h in 0..hours {
+        let n = per_hour.0 + r.below(per_hour.1 - per_hour.0 + 1);
+        for i in 0..n {
+            let t = start
+                + Duration::minutes(60 * h as i64)
+                + Duration::seconds((3600 * i / n.max(1)) as i64 + r.below(30) as i64);
+            let c = customer(r.below(2_000));
+            call.push(
+                ctx,
+                t,
+                u,
+                "customer.view",
+                ("customer", &c),
+                Some(&c),
+                1,
+                2_048 + r.below(6_000) as i64,
+            );
+            let ticket = format!("T{}", 400_000 + r.below(90_000));
+            let action = if r.chance(60) {
+                "ticket.update"
+            } else {
+                "ticket.view"
+            };
+            call.push(
+                ctx,
+                t + Duration::seconds(40),
+                u,
+                action,
+                ("ticket", &ticket),
+                Some(&c),
+                1,
+                1_024 + r.below(3_000) as i64,
+            );
+            if r.chance(2) {
+                // The odd single-customer export a customer asked for.
+                call.push(
+                    ctx,
+                    t + Duration::seconds(90),
+                    u,
+                    "customer.export",
+                    ("customer", &c),
+                    Some(&c),
+                    20 + r.below(400) as i64,
+                    50_000 + r.below(3_000_000) as i64,
+                );
+            }
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -378,6 +491,10 @@ fn device_hex(seed: u64, user: usize, device: u64, n: usize) -> String {
     Rng::new(seed, &[0xde71, user as u64, device]).hex(n)
 }
 
+fn ip_str(ip: [u8; 4]) -> String {
+    format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
+}
+
 fn ip_in(net: &Net, host: [u8; 2]) -> [u8; 4] {
     [net.prefix[0], net.prefix[1], host[0], host[1].max(1)]
 }
@@ -398,6 +515,7 @@ fn generate_day(cfg: &GenConfig, users: &[User], day: u32) -> Day {
         cfg,
         rng: Rng::new(cfg.seed, &[0xda7, u64::from(day)]),
         out: Vec::new(),
+        admin: Vec::new(),
     };
     let weekend = matches!(
         chrono::Datelike::weekday(&date),
@@ -413,6 +531,27 @@ fn generate_day(cfg: &GenConfig, users: &[User], day: u32) -> Day {
             continue;
         }
         let attack_today = cfg.attack && u.index == 0 && day == cfg.attack_day();
+        if u.index == 7 {
+            // A scheduled job under this analyst's account exports every customer at
+            // 02:00 UTC every night, weekends included: multi-GB, routine.
+            let job = AdminCall {
+                ip: "10.20.0.15".to_owned(),
+                session: "cron-nightly-export",
+                agent: "acme-export-job/2.3",
+            };
+            let t =
+                date.and_hms_opt(2, 0, 0).expect("2 am") + Duration::seconds(r.below(50) as i64);
+            job.push(
+                &mut ctx,
+                t,
+                u,
+                "customers.bulk_export",
+                ("report", "all-customers"),
+                None,
+                180_000 + r.below(40_000) as i64,
+                2_500_000_000 + r.below(1_000_000_000) as i64,
+            );
+        }
         if weekend && !u.weekend_worker && !attack_today {
             continue;
         }
@@ -491,7 +630,11 @@ fn generate_day(cfg: &GenConfig, users: &[User], day: u32) -> Day {
         } else {
             u.home
         };
-        if u.index == 3 || r.chance(30) {
+        // Everyone's phone signs in during the first week and at least once a week after
+        // (on the user's own weekday), so a phone is never "new" after the learning days.
+        let phone_day =
+            chrono::Datelike::weekday(&date).num_days_from_monday() as usize == u.index % 5;
+        if u.index == 3 || day < 7 || phone_day || r.chance(30) {
             let phone = Origin {
                 city: if u.home.country == "United States" {
                     phone_city
@@ -518,14 +661,53 @@ fn generate_day(cfg: &GenConfig, users: &[User], day: u32) -> Day {
                 &mut r,
             );
         }
+        if u.support {
+            let call = AdminCall {
+                ip: ip_str(laptop.ip),
+                session: &format!("sc-{}", r.alnum(12)),
+                agent: laptop.agent.raw,
+            };
+            // The support lead touches hundreds of customers every day; agents a few
+            // an hour.
+            let per_hour = if u.index == 6 { (35, 60) } else { (3, 12) };
+            let hours = 3 + r.below(4);
+            support_work(
+                &mut ctx,
+                u,
+                &call,
+                t0 + Duration::minutes(30),
+                hours,
+                per_hour,
+                &mut r,
+            );
+        }
+        if new_hire && day == hire_day {
+            // A new hire enrols Okta Verify on the first day (learning period: quiet).
+            let session = format!("102{}", r.alnum(22));
+            ctx.event(
+                t0 + Duration::minutes(3),
+                u,
+                &laptop,
+                "user.mfa.factor.activate",
+                "SUCCESS",
+                None,
+                &session,
+                Extra {
+                    factor: Some("OKTA_VERIFY_PUSH"),
+                    ..Extra::default()
+                },
+            );
+        }
         if attack_today {
             attack(&mut ctx, u, t0 + Duration::minutes(47), &mut r);
         }
     }
     ctx.out.sort_by_key(|e| e.0);
+    ctx.admin.sort_by_key(|e| e.0);
     Day {
         date,
         events: ctx.out.into_iter().map(|(_, e)| e).collect(),
+        admin: ctx.admin.into_iter().map(|(_, e)| e).collect(),
     }
 }
 
@@ -703,6 +885,50 @@ fn attack(ctx: &mut Ctx<'_>, u: &User, t: NaiveDateTime, r: &mut Rng) {
         &session,
         enrol,
     );
+    // In the Support Console: 209 customers looked up in little over an hour, 93 of them
+    // exported one by one, then everything the console can export in one archive.
+    let call = AdminCall {
+        ip: ip_str(o.ip),
+        session: &format!("sc-{}", r.alnum(12)),
+        agent: o.agent.raw,
+    };
+    let start = t + Duration::minutes(10);
+    for i in 0..209usize {
+        let at = start + Duration::seconds(19 * i as i64 + r.below(8) as i64);
+        let c = customer(1_000 + i * 7);
+        call.push(
+            ctx,
+            at,
+            u,
+            "customer.view",
+            ("customer", &c),
+            Some(&c),
+            1,
+            2_048 + r.below(6_000) as i64,
+        );
+        if i % 9 < 4 {
+            call.push(
+                ctx,
+                at + Duration::seconds(6),
+                u,
+                "customer.export",
+                ("customer", &c),
+                Some(&c),
+                150 + r.below(300) as i64,
+                4_000_000 + r.below(8_000_000) as i64,
+            );
+        }
+    }
+    call.push(
+        ctx,
+        start + Duration::minutes(71),
+        u,
+        "customers.bulk_export",
+        ("report", "all-customers"),
+        None,
+        190_000,
+        1_350_000_000,
+    );
     for (minutes, app) in [
         (9, ("Support Console", world::APPS[6].1)),
         (15, ("Zendesk", world::APPS[7].1)),
@@ -735,13 +961,16 @@ pub struct GenSummary {
     pub bytes: u64,
 }
 
-/// Write one NDJSON file per day, `okta/okta-YYYY-MM-DD.ndjson`, under `out`.
+/// Write NDJSON files per day under `out`: `okta/okta-YYYY-MM-DD.ndjson` and
+/// `admin/support-console-YYYY-MM-DD.ndjson`.
 ///
 /// # Errors
 /// A file cannot be written.
 pub fn write(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
     let dir = out.join("okta");
     fs_err::create_dir_all(&dir)?;
+    let admin_dir = out.join("admin");
+    fs_err::create_dir_all(&admin_dir)?;
     let mut summary = GenSummary::default();
     let users: Vec<User> = (0..cfg.users).map(|i| cfg.user(i)).collect();
     // A few days at a time, generated in parallel and written in order: memory holds a
@@ -753,6 +982,18 @@ pub fn write(cfg: &GenConfig, out: &Path) -> std::io::Result<GenSummary> {
             .map(|d| generate_day(cfg, &users, d))
             .collect();
         for day in days {
+            if !day.admin.is_empty() {
+                let path = admin_dir.join(format!("support-console-{}.ndjson", day.date));
+                let mut f = std::io::BufWriter::new(fs_err::File::create(&path)?);
+                for e in &day.admin {
+                    f.write_all(e.as_bytes())?;
+                    f.write_all(b"\n")?;
+                    summary.bytes += e.len() as u64 + 1;
+                }
+                f.flush()?;
+                summary.events += day.admin.len() as u64;
+                summary.files.push(path);
+            }
             let path = dir.join(format!("okta-{}.ndjson", day.date));
             let mut f = std::io::BufWriter::new(fs_err::File::create(&path)?);
             for e in &day.events {

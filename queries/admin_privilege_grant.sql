@@ -1,0 +1,40 @@
+-- id: admin_privilege_grant
+-- title: Admin privilege granted by a user who has not granted any in the baseline
+-- severity: high
+-- stage: admin-access
+-- attack: T1098.003
+-- description: An IdP privilege grant or impersonation (Okta user/group privilege grant, session impersonation) or an admin-tool action granting a role, privilege or permission, by a user who made no such grant in the previous baseline_days: an intruder giving themselves or an accomplice lasting power. Routine grants by the usual administrators stay quiet after their first.
+-- param baseline_days: 30  a user who granted something this recently is a known administrator
+-- param learning_days: 7  no alert until a user has been seen this long
+WITH grants AS (
+    SELECT user, time, time_ms, source, event_type AS action, app AS tool, src_ip, CAST(NULL AS VARCHAR) AS target
+    FROM auth
+    WHERE activity IN ('Privilege Grant', 'Impersonation') AND outcome = 'success' AND user IS NOT NULL
+    UNION ALL
+    SELECT user, time, time_ms, source, action, tool, src_ip, target_id AS target
+    FROM admin
+    WHERE outcome <> 'failure'
+      AND user IS NOT NULL
+      AND regexp_like(action, '(?i)(privilege|role|permission|admin|impersonat)[^a-z]*(grant|assign|add|create|elevate)|(grant|assign|add|elevate)[^a-z]*(privilege|role|permission|admin)')
+),
+seq AS (
+    SELECT g.*, LAG(g.time_ms) OVER (PARTITION BY g.user ORDER BY g.time_ms, g.action) AS prev_grant_ms, f.first_ms
+    FROM grants g
+    JOIN user_first_seen f ON g.user = f.user
+)
+SELECT
+    user,
+    time AS first_seen,
+    time AS last_seen,
+    concat(user, ' granted privileges (', action, CASE WHEN target IS NOT NULL THEN concat(' on ', target) ELSE '' END,
+           ') from ', coalesce(src_ip, '?'), ', the first grant in ', CAST($baseline_days AS VARCHAR), ' days') AS summary,
+    concat(action, '@', CAST(time_ms AS VARCHAR)) AS alert_key,
+    action,
+    source,
+    tool,
+    target,
+    src_ip
+FROM seq
+WHERE (prev_grant_ms IS NULL OR time_ms - prev_grant_ms > $baseline_days * 86400000)
+  AND time_ms - first_ms >= $learning_days * 86400000
+ORDER BY user, first_seen, alert_key

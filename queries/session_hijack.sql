@@ -1,0 +1,40 @@
+-- id: session_hijack
+-- title: One session used from a new address with a different browser
+-- severity: high
+-- stage: initial-access
+-- attack: T1550.004
+-- description: Consecutive events of one IdP session (Okta externalSessionId) from different addresses and different user agents: a stolen session cookie replayed elsewhere. A phone changing networks keeps its user agent and does not alert.
+WITH ev AS (
+    SELECT user, time, time_ms, session_id, src_ip, user_agent, os, browser, geo_city, geo_country, as_org,
+           LAG(time) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_time,
+           LAG(src_ip) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_ip,
+           LAG(user_agent) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_agent,
+           LAG(geo_city) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_city,
+           LAG(geo_country) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_country,
+           LAG(as_org) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_as_org
+    FROM auth
+    WHERE session_id IS NOT NULL
+      AND src_ip IS NOT NULL
+      AND user_agent IS NOT NULL
+      AND user IS NOT NULL
+)
+SELECT
+    user,
+    prev_time AS first_seen,
+    time AS last_seen,
+    concat(user, '''s session ', session_id, ' moved from ', prev_ip, ' (', coalesce(prev_city, '?'), ' ',
+           coalesce(prev_country, '?'), ') to ', src_ip, ' (', coalesce(geo_city, '?'), ' ', coalesce(geo_country, '?'),
+           ') with another browser (', coalesce(os, '?'), ' / ', coalesce(browser, '?'), ')') AS summary,
+    concat(session_id, '>', src_ip) AS alert_key,
+    session_id,
+    prev_ip AS src_ip_a,
+    src_ip AS src_ip_b,
+    prev_as_org AS as_org_a,
+    as_org AS as_org_b,
+    prev_agent AS user_agent_a,
+    user_agent AS user_agent_b
+FROM ev
+WHERE prev_ip IS NOT NULL
+  AND src_ip <> prev_ip
+  AND user_agent <> prev_agent
+ORDER BY user, last_seen, alert_key
