@@ -21,7 +21,7 @@ triggers AS (
     FROM signin_history
     WHERE prev_device_ms IS NULL OR time_ms - prev_device_ms > $baseline_days * 86400000
     UNION ALL
-    SELECT user, time_ms, concat(lower(activity), ' of factors') AS what
+    SELECT user, time_ms, CASE activity WHEN 'MFA Reset' THEN 'reset of all factors' ELSE 'factor removal' END AS what
     FROM auth
     WHERE activity IN ('MFA Reset', 'MFA Remove') AND outcome = 'success' AND user IS NOT NULL
 ),

@@ -17,6 +17,7 @@
 mod alerts;
 mod allowlist;
 mod detection;
+pub mod slt;
 mod views;
 
 pub use alerts::{Alert, run_detections, to_alerts};
