@@ -57,25 +57,45 @@ fn demo_shows_the_intrusion_from_the_sample_logs() {
     assert!(out.contains("Amsterdam"), "{out}");
     assert!(out.contains("MFA Enroll"), "{out}");
     assert!(out.contains("Support Console"), "{out}");
-    // The intrusion alerts; its look-alikes (flight, phone jitter, new laptop, VPN
-    // egress) do not.
+    // The intrusion is one incident with its three stages, shown first; every alert is
+    // the victim's (the look-alikes stay quiet).
+    let incidents = out
+        .split("== ")
+        .find(|s| s.starts_with("Incidents"))
+        .unwrap();
+    let heads: Vec<&str> = incidents
+        .lines()
+        .filter(|l| l.contains(" score "))
+        .collect();
+    assert_eq!(heads.len(), 1, "{incidents}");
+    assert!(heads[0].starts_with("CRITICAL"), "{incidents}");
+    assert!(
+        incidents.contains("initial access (impossible_travel, mfa_factor_enrolled, new_device_sso) -> admin access (unusual_admin_access) -> staging (data_staging)"),
+        "{incidents}"
+    );
     let alerts = out.split("== ").find(|s| s.starts_with("Alerts")).unwrap();
     let lines: Vec<&str> = alerts
         .lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .collect();
-    assert_eq!(lines.len(), 1, "{alerts}");
+    assert!(lines.len() >= 5, "{alerts}");
     assert!(
-        lines[0].starts_with("HIGH     impossible_travel"),
+        lines.iter().all(|l| l.contains("  alice.lee@acme.test ")),
         "{alerts}"
     );
     assert!(
-        lines[0].contains("alice.lee@acme.test signed in from Amsterdam NL 47 min after"),
+        alerts.contains("alice.lee@acme.test signed in from Amsterdam NL 47 min after"),
         "{alerts}"
+    );
+    let summary = out.split("== ").find(|s| s.starts_with("Summary")).unwrap();
+    assert!(summary.contains("1 incidents,"), "{summary}");
+    assert!(
+        out.contains("| customer.view         | 209     | 209       |"),
+        "the intruder's lookups: {out}"
     );
     let err = stderr(&o);
-    assert!(err.contains("ingested 21 new files"), "{err}");
+    assert!(err.contains("ingested 42 new files"), "{err}");
     assert!(err.contains("quarantined            0"), "{err}");
 }
 
@@ -98,11 +118,11 @@ fn ingesting_the_sample_logs_twice_gives_the_same_rows() {
         &lake,
         "SELECT count(*) AS n, count(DISTINCT user) AS users FROM auth",
     );
-    assert_eq!(count, "n,users\n3954,30\n");
+    assert_eq!(count, "n,users\n4706,30\n");
     let again = midgame(&["ingest", "--lake", l, samples.to_str().unwrap()]);
     assert!(again.status.success());
     assert!(
-        stderr(&again).contains("ingested 0 new files, 21 already in the lake"),
+        stderr(&again).contains("ingested 0 new files, 42 already in the lake"),
         "{}",
         stderr(&again)
     );
@@ -366,12 +386,23 @@ fn detect_writes_alerts_as_ndjson_never_overwrites_and_checks_the_config() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("1 alerts: 0 critical, 1 high"),
+        stderr(&o).contains("1 incidents, 8 alerts: 0 critical, 8 high"),
         "{}",
         stderr(&o)
     );
     let text = std::fs::read_to_string(&out).unwrap();
-    let alert: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects[0]["type"], "incident", "incidents come first");
+    assert_eq!(objects[0]["stages"].as_array().unwrap().len(), 3);
+    let alert = objects
+        .iter()
+        .find(|o| o["type"] == "alert")
+        .unwrap()
+        .clone();
+    assert_eq!(alert["incident_id"], objects[0]["incident_id"]);
     for key in [
         "alert_id",
         "detection",
@@ -429,4 +460,82 @@ fn detect_writes_alerts_as_ndjson_never_overwrites_and_checks_the_config() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn detect_writes_parquet_csv_ocsf_and_explains_what_the_allow_list_silenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let l = lake.to_str().unwrap();
+    let samples = repo().join("sample-logs");
+    let cfg = samples.join("midgame.toml");
+    let c = cfg.to_str().unwrap();
+    assert!(
+        midgame(&["ingest", "-q", "--lake", l, samples.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let detect = |extra: &[&str]| {
+        let mut args = vec!["detect", "--lake", l, "--config", c];
+        args.extend_from_slice(extra);
+        let o = midgame(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    // Parquet: alerts, and incidents beside them.
+    let pq = dir.path().join("alerts.parquet");
+    detect(&["--format", "parquet", "--output", pq.to_str().unwrap()]);
+    let rows = |p: &Path| -> usize {
+        let f = std::fs::File::open(p).unwrap();
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum()
+    };
+    assert_eq!(rows(&pq), 8);
+    assert_eq!(rows(&dir.path().join("alerts.incidents.parquet")), 1);
+    // Parquet needs a file.
+    let o = midgame(&["detect", "--lake", l, "--format", "parquet"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("add --output"), "{}", stderr(&o));
+    // CSV: a header and one row per alert, each naming its incident.
+    let csv = dir.path().join("alerts.csv");
+    detect(&["--format", "csv", "--output", csv.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 9);
+    assert!(text.lines().next().unwrap().ends_with(",incident_id"));
+    let incidents = std::fs::read_to_string(dir.path().join("alerts.incidents.csv")).unwrap();
+    assert_eq!(incidents.lines().count(), 2, "{incidents}");
+    // OCSF Detection Finding objects.
+    let o = detect(&["--format", "ocsf"]);
+    for line in stdout(&o).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["class_uid"], 2004);
+        assert_eq!(v["type_uid"], 200_401);
+        assert_eq!(v["severity_id"], 4);
+        assert_eq!(v["actor"]["user"]["email_addr"], "alice.lee@acme.test");
+        assert_eq!(v["finding_info"]["uid"].as_str().unwrap().len(), 32);
+    }
+    // What the allow-list silenced, and why.
+    let o = detect(&["--explain-suppressed"]);
+    let out = stdout(&o);
+    let suppressed = out
+        .split("== ")
+        .find(|s| s.starts_with("Suppressed by the allow-list"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        suppressed.contains("erin.novak@acme.test signed in from Ashburn US"),
+        "{suppressed}"
+    );
+    assert!(
+        suppressed.contains(": corporate VPN egress (Ashburn) (198.51.100.0/24)"),
+        "{suppressed}"
+    );
+    // --from/--to keep the baseline and drop alerts outside the range.
+    let o = detect(&["--from", "2022-08-05", "--format", "ndjson"]);
+    assert_eq!(stdout(&o), "");
+    let o = midgame(&["detect", "--lake", l, "--from", "yesterday"]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -125,15 +125,57 @@ pub struct DetectArgs {
     /// A folder of detection `.sql` files (default: the built-in queries/).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub queries: Option<PathBuf>,
-    /// midgame.toml: detection parameters and the allow-list.
+    /// midgame.toml: detection parameters, the allow-list, the incident window.
     #[arg(long, value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Write alerts to this file (never overwritten) instead of stdout.
+    /// Only alerts that end at or after this time (RFC 3339 or YYYY-MM-DD, UTC); older
+    /// history still serves as baseline.
+    #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
+    pub from: Option<i64>,
+    /// Only alerts that start before this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
+    pub to: Option<i64>,
+    /// Output format. ndjson: incidents, alerts (and suppressed alerts) as objects with a
+    /// `type`; csv and parquet: one row per alert, with incidents beside the output file
+    /// (NAME.incidents.csv|parquet); ocsf: OCSF 1.x Detection Finding (class 2004) objects.
+    #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
+    pub format: AlertFormat,
+    /// Write to this file (never overwritten) instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Also list the alerts the allow-list silenced, and which entry silenced each.
+    #[arg(long)]
+    pub explain_suppressed: bool,
+}
+
+/// Output formats of `midgame detect`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum AlertFormat {
+    /// Incidents, alerts and a summary for people.
+    #[default]
+    Table,
+    /// One JSON object per line (DESIGN's alert format, plus incidents).
+    Ndjson,
+    /// CSV with a header, one row per alert.
+    Csv,
+    /// A Parquet file, one row per alert (needs --output).
+    Parquet,
+    /// OCSF Detection Finding (2004) objects, one per line.
+    Ocsf,
+}
+
+/// Epoch milliseconds of an RFC 3339 time or a `YYYY-MM-DD` date (UTC midnight).
+fn timestamp_ms(s: &str) -> Result<i64, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis());
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| format!("{s:?} is not a YYYY-MM-DD date or an RFC 3339 time"))
 }
 
 /// `midgame gen`.

@@ -24,6 +24,9 @@ pub(crate) struct Config {
     /// Per-detection parameters (`[detections.impossible_travel] max_speed_kmh = 1000`).
     #[serde(default)]
     pub detections: BTreeMap<String, toml::Table>,
+    /// How alerts chain into incidents.
+    #[serde(default)]
+    pub incidents: IncidentConfig,
     /// Directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub base: PathBuf,
@@ -52,8 +55,51 @@ pub(crate) struct GeoipConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AllowlistConfig {
-    /// CIDR ranges.
+    /// CIDR ranges (their reason is "[allowlist] cidrs").
+    #[serde(default)]
     pub cidrs: Vec<String>,
+    /// Ranges with a reason each (`[[allowlist.networks]] cidr = ..., reason = ...`).
+    #[serde(default)]
+    pub networks: Vec<AllowNetwork>,
+}
+
+/// One `[[allowlist.networks]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AllowNetwork {
+    /// The range.
+    pub cidr: String,
+    /// Why it is allow-listed (shown by `--explain-suppressed`).
+    pub reason: String,
+}
+
+/// `[incidents]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IncidentConfig {
+    /// A user's alerts chain while each starts within this many hours of the previous.
+    #[serde(default = "default_window_hours")]
+    pub window_hours: f64,
+    /// Distinct stages (initial-access, admin-access, staging) an incident needs.
+    #[serde(default = "default_min_stages")]
+    pub min_stages: usize,
+}
+
+fn default_window_hours() -> f64 {
+    24.0
+}
+
+fn default_min_stages() -> usize {
+    2
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        Self {
+            window_hours: default_window_hours(),
+            min_stages: default_min_stages(),
+        }
+    }
 }
 
 impl Config {

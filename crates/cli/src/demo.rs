@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use midgame_lake::{IngestOptions, Lake};
 
-use crate::args::{DemoArgs, Format};
+use crate::args::{AlertFormat, DemoArgs, Format};
 use crate::config::Config;
 use crate::ingest::{ingest_paths, print_summary};
 use crate::output::{Printer, write_batches};
@@ -16,14 +16,24 @@ use crate::output::{Printer, write_batches};
 const QUERIES: &[(&str, &str)] = &[
     (
         "What the lake holds",
-        "SELECT source, activity, outcome, count(*) AS events, count(DISTINCT user) AS users \
-         FROM auth GROUP BY source, activity, outcome ORDER BY events DESC, activity, outcome LIMIT 12",
+        "SELECT 'auth' AS \"table\", source, activity AS what, count(*) AS events, count(DISTINCT user) AS users \
+         FROM auth GROUP BY source, activity \
+         UNION ALL \
+         SELECT 'admin', source, action, count(*), count(DISTINCT user) FROM admin GROUP BY source, action \
+         ORDER BY events DESC, what LIMIT 14",
     ),
     (
         "What the account did in the session from the hosting provider (AS14061)",
         "SELECT a.time, a.activity, a.app, a.mfa_factor, a.geo_city, a.src_ip \
          FROM auth a JOIN (SELECT DISTINCT user, session_id FROM auth WHERE asn = 14061) s \
            ON a.user = s.user AND a.session_id = s.session_id ORDER BY a.time, a.activity",
+    ),
+    (
+        "What was done in the Support Console from the hosting provider's address",
+        "SELECT action, count(*) AS actions, count(DISTINCT customer_id) AS customers, \
+                CAST(round(sum(bytes) / 1e6) AS BIGINT) AS mb, min(time) AS first, max(time) AS last \
+         FROM admin WHERE src_ip IN (SELECT DISTINCT src_ip FROM auth WHERE asn = 14061) \
+         GROUP BY action ORDER BY first",
     ),
 ];
 
@@ -59,7 +69,12 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         identities: cfg.identities()?,
         ..IngestOptions::default()
     };
-    let summary = ingest_paths(&lake, &[samples.join("okta")], &opts, printer)?;
+    let summary = ingest_paths(
+        &lake,
+        &[samples.join("okta"), samples.join("admin")],
+        &opts,
+        printer,
+    )?;
     print_summary(&lake, &summary, printer);
     if !summary.failed.is_empty() {
         anyhow::bail!(
@@ -77,10 +92,11 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         show(&ctx, &mut out, title, sql).await?;
         writeln!(
             out,
-            "\n== Alerts (midgame detect --lake LAKE --config sample-logs/midgame.toml)"
+            "\n== Detections (midgame detect --lake LAKE --config sample-logs/midgame.toml)\n"
         )?;
-        let alerts = crate::detect_cmd::detect_in(&ctx, &queries, &cfg).await?;
-        crate::detect_cmd::write_alerts(&mut out, &alerts, Format::Table)?;
+        let findings =
+            crate::detect_cmd::detect_in(&ctx, &queries, &cfg.run_options(false)?).await?;
+        crate::detect_cmd::write_findings(&mut out, &findings, AlertFormat::Table)?;
         for (title, sql) in &QUERIES[1..] {
             show(&ctx, &mut out, title, sql).await?;
         }

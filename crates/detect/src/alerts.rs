@@ -14,7 +14,9 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::{AllowEntry, Detection, DetectionError, ParamValue, register_allowlist};
+use crate::{
+    AllowEntry, Detection, DetectionError, Incident, ParamValue, correlate, register_allowlist,
+};
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,6 +37,9 @@ pub struct Alert {
     pub summary: String,
     /// The query's other columns.
     pub evidence: Map<String, Value>,
+    /// The incident this alert belongs to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
 }
 
 const REQUIRED_COLUMNS: [&str; 5] = ["user", "first_seen", "last_seen", "summary", "alert_key"];
@@ -93,45 +98,83 @@ pub fn to_alerts(det: &Detection, batches: &[RecordBatch]) -> Result<Vec<Alert>,
             last_seen: take("last_seen"),
             summary: take("summary"),
             evidence: row,
+            incident_id: None,
         });
     }
     Ok(out)
 }
 
-/// Load every detection of `queries`, bind its parameters from `params` (per detection
-/// id), register the allow-list, plan every query, and only then run them all.
-///
-/// # Errors
-/// Any file, parameter or plan is bad (before anything runs), or a query fails.
-pub async fn run_detections(
-    ctx: &SessionContext,
-    queries: &Path,
-    params: &BTreeMap<String, BTreeMap<String, ParamValue>>,
-    allowlist: &[AllowEntry],
-) -> Result<Vec<Alert>, DetectionError> {
-    let detections = Detection::load_dir(queries)?;
-    if let Some(unknown) = params
-        .keys()
-        .find(|k| !detections.iter().any(|d| &d.id == *k))
-    {
-        return Err(DetectionError::Param {
-            path: queries.to_path_buf(),
-            name: unknown.clone(),
-            reason: "no detection has this id".into(),
-        });
+/// How to run the detections.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Parameter overrides per detection id (from `[detections.<id>]`).
+    pub params: BTreeMap<String, BTreeMap<String, ParamValue>>,
+    /// Allow-listed networks.
+    pub allowlist: Vec<AllowEntry>,
+    /// Incidents chain a user's alerts that start within this long of the previous one.
+    pub incident_window_ms: i64,
+    /// Stages an incident must cover.
+    pub incident_min_stages: usize,
+    /// Also run without the allow-list and report what it silenced.
+    pub explain_suppressed: bool,
+    /// Keep only alerts that end at or after this time (epoch ms); history before it
+    /// still serves as baseline.
+    pub from_ms: Option<i64>,
+    /// Keep only alerts that start before this time (epoch ms).
+    pub to_ms: Option<i64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            params: BTreeMap::new(),
+            allowlist: Vec::new(),
+            incident_window_ms: 24 * 3_600_000,
+            incident_min_stages: 2,
+            explain_suppressed: false,
+            from_ms: None,
+            to_ms: None,
+        }
     }
-    register_allowlist(ctx, allowlist)
-        .await
-        .map_err(|source| DetectionError::Query {
-            path: queries.to_path_buf(),
-            source,
-        })?;
+}
+
+/// An alert the allow-list silenced, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suppressed {
+    /// The alert that would have been emitted.
+    pub alert: Alert,
+    /// The allow-list entries whose addresses appear in its evidence.
+    pub reasons: Vec<String>,
+}
+
+/// What a run found.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    /// Incidents, by start time.
+    pub incidents: Vec<Incident>,
+    /// Alerts, by detection then as each query orders them.
+    pub alerts: Vec<Alert>,
+    /// Alerts the allow-list silenced (only with `explain_suppressed`).
+    pub suppressed: Vec<Suppressed>,
+}
+
+async fn plan_all<'a>(
+    ctx: &SessionContext,
+    detections: &'a [Detection],
+    params: &BTreeMap<String, BTreeMap<String, ParamValue>>,
+) -> Result<Vec<(&'a Detection, datafusion::dataframe::DataFrame)>, DetectionError> {
     let empty = BTreeMap::new();
     let mut planned = Vec::new();
-    for d in &detections {
+    for d in detections {
         let values = d.bind(params.get(&d.id).unwrap_or(&empty))?;
         planned.push((d, d.plan(ctx, &values).await?));
     }
+    Ok(planned)
+}
+
+async fn run_planned(
+    planned: Vec<(&Detection, datafusion::dataframe::DataFrame)>,
+) -> Result<Vec<Alert>, DetectionError> {
     let mut alerts = Vec::new();
     for (d, df) in planned {
         let batches = df.collect().await.map_err(|source| DetectionError::Query {
@@ -141,4 +184,103 @@ pub async fn run_detections(
         alerts.extend(to_alerts(d, &batches)?);
     }
     Ok(alerts)
+}
+
+fn in_range(a: &Alert, from_ms: Option<i64>, to_ms: Option<i64>) -> bool {
+    let ms = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    };
+    from_ms.is_none_or(|f| ms(&a.last_seen).is_none_or(|t| t >= f))
+        && to_ms.is_none_or(|to| ms(&a.first_seen).is_none_or(|t| t < to))
+}
+
+/// Load every detection of `queries`, bind its parameters, register the allow-list,
+/// plan every query, and only then run them all; chain the alerts into incidents.
+///
+/// # Errors
+/// Any file, parameter or plan is bad (before anything runs), or a query fails.
+pub async fn run_detections(
+    ctx: &SessionContext,
+    queries: &Path,
+    opts: &RunOptions,
+) -> Result<Findings, DetectionError> {
+    let detections = Detection::load_dir(queries)?;
+    if let Some(unknown) = opts
+        .params
+        .keys()
+        .find(|k| !detections.iter().any(|d| &d.id == *k))
+    {
+        return Err(DetectionError::Param {
+            path: queries.to_path_buf(),
+            name: unknown.clone(),
+            reason: "no detection has this id".into(),
+        });
+    }
+    let qerr = |source| DetectionError::Query {
+        path: queries.to_path_buf(),
+        source,
+    };
+    let listed = register_allowlist(ctx, &opts.allowlist)
+        .await
+        .map_err(qerr)?;
+    let planned = plan_all(ctx, &detections, &opts.params).await?;
+    let mut alerts = run_planned(planned).await?;
+    let mut suppressed = Vec::new();
+    if opts.explain_suppressed && !opts.allowlist.is_empty() {
+        register_allowlist(ctx, &[]).await.map_err(qerr)?;
+        let planned = plan_all(ctx, &detections, &opts.params).await;
+        let unfiltered = match planned {
+            Ok(p) => run_planned(p).await,
+            Err(e) => Err(e),
+        };
+        register_allowlist(ctx, &opts.allowlist)
+            .await
+            .map_err(qerr)?;
+        let kept: std::collections::HashSet<&str> =
+            alerts.iter().map(|a| a.alert_id.as_str()).collect();
+        for alert in unfiltered? {
+            if kept.contains(alert.alert_id.as_str()) {
+                continue;
+            }
+            let mut reasons: Vec<String> = alert
+                .evidence
+                .values()
+                .filter_map(Value::as_str)
+                .filter_map(|v| listed.get(v).map(|r| format!("{v}: {r}")))
+                .collect();
+            reasons.sort();
+            reasons.dedup();
+            suppressed.push(Suppressed { alert, reasons });
+        }
+        suppressed.retain(|s| in_range(&s.alert, opts.from_ms, opts.to_ms));
+    }
+    alerts.retain(|a| in_range(a, opts.from_ms, opts.to_ms));
+    let stages: BTreeMap<String, String> = detections
+        .iter()
+        .map(|d| (d.id.clone(), d.stage.clone()))
+        .collect();
+    let incidents = correlate(
+        &alerts,
+        &stages,
+        opts.incident_window_ms,
+        opts.incident_min_stages,
+    );
+    let member: BTreeMap<&str, &str> = incidents
+        .iter()
+        .flat_map(|i| {
+            i.timeline
+                .iter()
+                .map(|t| (t.alert_id.as_str(), i.incident_id.as_str()))
+        })
+        .collect();
+    for a in &mut alerts {
+        a.incident_id = member.get(a.alert_id.as_str()).map(|s| (*s).to_owned());
+    }
+    Ok(Findings {
+        incidents,
+        alerts,
+        suppressed,
+    })
 }

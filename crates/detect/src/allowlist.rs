@@ -72,14 +72,14 @@ impl AllowEntry {
 }
 
 /// Register `allowlisted_ip(ip, reason)`: every distinct `src_ip` of the lake's tables
-/// that falls in an allow-listed range.
+/// that falls in an allow-listed range. Returns the same as a map from address to reason.
 ///
 /// # Errors
 /// Reading the distinct addresses fails.
 pub async fn register_allowlist(
     ctx: &SessionContext,
     entries: &[AllowEntry],
-) -> Result<(), datafusion::error::DataFusionError> {
+) -> Result<std::collections::BTreeMap<String, String>, datafusion::error::DataFusionError> {
     let mut ips = Vec::new();
     let mut reasons = Vec::new();
     if !entries.is_empty() {
@@ -108,6 +108,7 @@ pub async fn register_allowlist(
             }
         }
     }
+    let listed = ips.iter().cloned().zip(reasons.iter().cloned()).collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("ip", DataType::Utf8, false),
         Field::new("reason", DataType::Utf8, false),
@@ -124,7 +125,7 @@ pub async fn register_allowlist(
         "allowlisted_ip",
         Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
     )?;
-    Ok(())
+    Ok(listed)
 }
 
 #[cfg(test)]

@@ -17,14 +17,16 @@
 mod alerts;
 mod allowlist;
 mod detection;
+mod incidents;
 pub mod slt;
 mod views;
 
-pub use alerts::{Alert, run_detections, to_alerts};
+pub use alerts::{Alert, Findings, RunOptions, Suppressed, run_detections, to_alerts};
 pub use allowlist::{AllowEntry, register_allowlist};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::SessionContext;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
+pub use incidents::{Incident, STAGES, TimelineEntry, correlate};
 pub use views::{VIEWS, register_views};
 
 use std::path::Path;
