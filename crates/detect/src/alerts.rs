@@ -167,7 +167,24 @@ async fn plan_all<'a>(
     let mut planned = Vec::new();
     for d in detections {
         let values = d.bind(params.get(&d.id).unwrap_or(&empty))?;
-        planned.push((d, d.plan(ctx, &values).await?));
+        let df = d.plan(ctx, &values).await?;
+        // Checked when planning, not when rows arrive: a query that cannot make alerts
+        // fails on an empty lake too.
+        let schema = df.schema();
+        if let Some(missing) = REQUIRED_COLUMNS
+            .iter()
+            .find(|c| !schema.fields().iter().any(|f| f.name() == *c))
+        {
+            return Err(DetectionError::Header {
+                path: d.path.clone(),
+                line: 0,
+                reason: format!(
+                    "the query returns no `{missing}` column (alerts need {})",
+                    REQUIRED_COLUMNS.join(", ")
+                ),
+            });
+        }
+        planned.push((d, df));
     }
     Ok(planned)
 }

@@ -222,3 +222,25 @@ async fn parameters_are_bound_not_pasted() {
         .unwrap_err();
     assert!(err.to_string().contains("expected a whole number"), "{err}");
 }
+
+#[tokio::test]
+async fn a_query_without_the_alert_columns_fails_at_plan_time_even_on_an_empty_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    Lake::open(&dir.path().join("lake")).unwrap();
+    let ctx = midgame_detect::open_session(&dir.path().join("lake"))
+        .await
+        .unwrap();
+    let queries = dir.path().join("queries");
+    std::fs::create_dir(&queries).unwrap();
+    std::fs::write(
+        queries.join("no_key.sql"),
+        "-- id: no_key\n-- title: t\n-- severity: low\n-- stage: staging\n-- attack: T1074\n-- description: d\nSELECT user, time AS first_seen, time AS last_seen, 'x' AS summary FROM auth\n",
+    )
+    .unwrap();
+    let err = midgame_detect::run_detections(&ctx, &queries, &RunOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no_key.sql"), "{err}");
+    assert!(err.contains("no `alert_key` column"), "{err}");
+}
