@@ -17,6 +17,7 @@
 mod alerts;
 mod allowlist;
 mod detection;
+mod functions;
 mod incidents;
 pub mod slt;
 mod views;
@@ -26,6 +27,7 @@ pub use allowlist::{AllowEntry, register_allowlist};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::SessionContext;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
+pub use functions::{FUNCTIONS, haversine_km, register_functions};
 pub use incidents::{Incident, STAGES, TimelineEntry, correlate};
 pub use views::{VIEWS, register_views};
 
@@ -135,5 +137,6 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         .await?;
     }
     register_views(ctx).await?;
+    register_functions(ctx);
     Ok(())
 }

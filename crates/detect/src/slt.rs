@@ -113,6 +113,8 @@ pub async fn test_session(queries: &Path) -> Result<SessionContext, DetectionErr
         .map_err(qerr)?;
     back.register_table("allowlisted_ip", allow).map_err(qerr)?;
     register_views(&back).await.map_err(qerr)?;
+    crate::register_functions(&front);
+    crate::register_functions(&back);
     for (name, _, _) in VIEWS {
         let view = back.table(*name).await.map_err(qerr)?.into_view();
         front.register_table(*name, view).map_err(qerr)?;
