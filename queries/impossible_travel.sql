@@ -3,11 +3,29 @@
 -- severity: high
 -- stage: initial-access
 -- attack: T1078
--- description: Two consecutive successful sign-ins of one user (any IdP or VPN) farther apart than anyone could travel in the time between them; sign-ins through allow-listed networks (corporate egress, VPN concentrators) say nothing about where the user is and are left out.
+-- description: Two consecutive successful sign-ins of one user (any IdP or VPN) farther apart than anyone could travel in the time between them, after taking off the locations' accuracy radius where known. Sign-ins through allow-listed networks (corporate egress, VPN concentrators) say nothing about where the user is and are left out, and so are IdP sign-ins made while the user's own VPN session is open from another address (they leave through the VPN's egress).
 -- param max_speed_kmh: 1000  faster than this is not a flight
 -- param min_distance_km: 500  closer than this is geolocation noise (mobile carriers, ISP hubs)
-WITH signins AS (
-    SELECT a.user, a.time, a.time_ms, a.src_ip, a.geo_lat, a.geo_lon, a.geo_city, a.geo_country, a.asn, a.as_org, a.source
+-- param vpn_session_hours: 24  a VPN connect with no disconnect counts as open this long
+WITH vpn_events AS (
+    SELECT user, time_ms, activity, src_ip,
+           LEAD(time_ms) OVER (PARTITION BY user ORDER BY time_ms, activity) AS next_ms
+    FROM auth
+    WHERE source IN ('cisco-asa', 'openvpn', 'globalprotect')
+      AND activity IN ('Logon', 'Logoff')
+      AND outcome = 'success'
+      AND user IS NOT NULL
+),
+vpn_sessions AS (
+    SELECT user, time_ms AS start_ms,
+           least(coalesce(next_ms, time_ms + $vpn_session_hours * 3600000), time_ms + $vpn_session_hours * 3600000) AS end_ms,
+           src_ip AS client_ip
+    FROM vpn_events
+    WHERE activity = 'Logon'
+),
+signins AS (
+    SELECT a.user, a.time, a.time_ms, a.src_ip, a.geo_lat, a.geo_lon, coalesce(a.geo_accuracy_km, 0.0) AS accuracy_km,
+           a.geo_city, a.geo_country, a.asn, a.as_org, a.source
     FROM auth a
     LEFT JOIN allowlisted_ip w ON a.src_ip = w.ip
     WHERE a.outcome = 'success'
@@ -16,6 +34,14 @@ WITH signins AS (
       AND a.geo_lat IS NOT NULL
       AND a.geo_lon IS NOT NULL
       AND w.ip IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM vpn_sessions v
+          WHERE v.user = a.user
+            AND a.time_ms > v.start_ms
+            AND a.time_ms < v.end_ms
+            AND a.src_ip <> v.client_ip
+            AND a.source NOT IN ('cisco-asa', 'openvpn', 'globalprotect')
+      )
 ),
 pairs AS (
     SELECT
@@ -28,16 +54,17 @@ pairs AS (
         LAG(geo_city) OVER (PARTITION BY user ORDER BY time_ms, src_ip) AS prev_city,
         LAG(geo_country) OVER (PARTITION BY user ORDER BY time_ms, src_ip) AS prev_country,
         LAG(as_org) OVER (PARTITION BY user ORDER BY time_ms, src_ip) AS prev_as_org,
-        time, time_ms, src_ip, geo_lat, geo_lon, geo_city, geo_country, asn, as_org
+        LAG(accuracy_km) OVER (PARTITION BY user ORDER BY time_ms, src_ip) AS prev_accuracy_km,
+        time, time_ms, src_ip, geo_lat, geo_lon, accuracy_km, geo_city, geo_country, asn, as_org
     FROM signins
 ),
 measured AS (
     SELECT
         *,
-        2 * 6371.0 * asin(sqrt(
+        greatest(2 * 6371.0 * asin(sqrt(
             power(sin(radians(geo_lat - prev_lat) / 2), 2)
             + cos(radians(prev_lat)) * cos(radians(geo_lat)) * power(sin(radians(geo_lon - prev_lon) / 2), 2)
-        )) AS distance_km,
+        )) - prev_accuracy_km - accuracy_km, 0.0) AS distance_km,
         (time_ms - prev_time_ms) / 60000.0 AS minutes
     FROM pairs
     WHERE prev_time_ms IS NOT NULL

@@ -36,6 +36,7 @@ pub struct AuthRow<'a> {
     pub src_ip: Option<&'a str>,
     pub geo_lat: Option<f64>,
     pub geo_lon: Option<f64>,
+    pub geo_accuracy_km: Option<f64>,
     pub geo_city: Option<&'a str>,
     pub geo_country: Option<&'a str>,
     pub asn: Option<i64>,
@@ -75,6 +76,7 @@ pub struct AuthBuilder {
     src_ip: StringBuilder,
     geo_lat: Float64Builder,
     geo_lon: Float64Builder,
+    geo_accuracy_km: Float64Builder,
     geo_city: StringBuilder,
     geo_country: StringBuilder,
     asn: Int64Builder,
@@ -121,6 +123,7 @@ impl AuthBuilder {
             src_ip: strings(rows, 15),
             geo_lat: Float64Builder::with_capacity(rows),
             geo_lon: Float64Builder::with_capacity(rows),
+            geo_accuracy_km: Float64Builder::with_capacity(rows),
             geo_city: strings(rows, 10),
             geo_country: strings(rows, 2),
             asn: Int64Builder::with_capacity(rows),
@@ -173,6 +176,7 @@ impl AuthBuilder {
         self.src_ip.append_option(r.src_ip);
         self.geo_lat.append_option(r.geo_lat);
         self.geo_lon.append_option(r.geo_lon);
+        self.geo_accuracy_km.append_option(r.geo_accuracy_km);
         self.geo_city.append_option(r.geo_city);
         self.geo_country.append_option(r.geo_country);
         self.asn.append_option(r.asn);
@@ -214,6 +218,7 @@ impl AuthBuilder {
             Arc::new(self.src_ip.finish()),
             Arc::new(self.geo_lat.finish()),
             Arc::new(self.geo_lon.finish()),
+            Arc::new(self.geo_accuracy_km.finish()),
             Arc::new(self.geo_city.finish()),
             Arc::new(self.geo_country.finish()),
             Arc::new(self.asn.finish()),

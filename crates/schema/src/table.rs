@@ -138,6 +138,12 @@ pub const AUTH_COLUMNS: &[Column] = &[
         true,
         "Longitude of `src_ip` (from the source, else GeoIP).",
     ),
+    col(
+        "geo_accuracy_km",
+        Float64,
+        true,
+        "Radius in km within which `src_ip` is located (GeoIP accuracy radius; null when the source does not say).",
+    ),
     col("geo_city", Utf8, true, "City of `src_ip`."),
     col(
         "geo_country",

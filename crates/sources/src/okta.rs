@@ -352,6 +352,7 @@ fn parse_record(
         src_ip,
         geo_lat: latlon.and_then(|l| l.lat.0),
         geo_lon: latlon.and_then(|l| l.lon.0),
+        geo_accuracy_km: None,
         geo_city: geo.and_then(|g| g.city.value()),
         geo_country: geo.and_then(|g| g.country.value()).and_then(country_code),
         asn: sec.and_then(|s| s.as_number.as_i64()),
