@@ -4,19 +4,27 @@
 -- stage: initial-access
 -- attack: T1550.004
 -- description: Consecutive events of one IdP session (Okta externalSessionId) from different addresses and different user agents: a stolen session cookie replayed elsewhere. A phone changing networks keeps its user agent and does not alert.
-WITH ev AS (
-    SELECT user, time, time_ms, session_id, src_ip, user_agent, os, browser, geo_city, geo_country, as_org,
-           LAG(time) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_time,
-           LAG(src_ip) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_ip,
-           LAG(user_agent) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_agent,
-           LAG(geo_city) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_city,
-           LAG(geo_country) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_country,
-           LAG(as_org) OVER (PARTITION BY user, session_id ORDER BY time_ms, src_ip) AS prev_as_org
+WITH moved AS (
+    -- Only sessions seen from two addresses and two user agents can alert: find them with
+    -- one aggregation, and order only their events.
+    SELECT user, session_id
     FROM auth
-    WHERE session_id IS NOT NULL
-      AND src_ip IS NOT NULL
-      AND user_agent IS NOT NULL
-      AND user IS NOT NULL
+    WHERE session_id IS NOT NULL AND src_ip IS NOT NULL AND user_agent IS NOT NULL AND user IS NOT NULL
+    GROUP BY user, session_id
+    HAVING min(src_ip) <> max(src_ip) AND min(user_agent) <> max(user_agent)
+),
+ev AS (
+    SELECT a.user, a.time, a.time_ms, a.session_id, a.src_ip, a.user_agent, a.os, a.browser, a.geo_city, a.geo_country, a.as_org,
+           LAG(a.time) OVER (PARTITION BY a.user, a.session_id ORDER BY a.time_ms, a.src_ip) AS prev_time,
+           LAG(a.src_ip) OVER (PARTITION BY a.user, a.session_id ORDER BY a.time_ms, a.src_ip) AS prev_ip,
+           LAG(a.user_agent) OVER (PARTITION BY a.user, a.session_id ORDER BY a.time_ms, a.src_ip) AS prev_agent,
+           LAG(a.geo_city) OVER (PARTITION BY a.user, a.session_id ORDER BY a.time_ms, a.src_ip) AS prev_city,
+           LAG(a.geo_country) OVER (PARTITION BY a.user, a.session_id ORDER BY a.time_ms, a.src_ip) AS prev_country,
+           LAG(a.as_org) OVER (PARTITION BY a.user, a.session_id ORDER BY a.time_ms, a.src_ip) AS prev_as_org
+    FROM auth a
+    JOIN moved m ON a.user = m.user AND a.session_id = m.session_id
+    WHERE a.src_ip IS NOT NULL
+      AND a.user_agent IS NOT NULL
 )
 SELECT
     user,

@@ -20,12 +20,10 @@ pub const VIEWS: &[(&str, &str, &str)] = &[
     ),
     (
         "signin_history",
-        "`signins` with, for each row, when this user last used the same device, the same \
-         country and the same network (ASN) before it (null: never).",
+        "`signins` with, for each row, when this user last used the same device before it \
+         (`prev_device_ms`, null: never).",
         "SELECT *, \
-                LAG(time_ms) OVER (PARTITION BY user, device ORDER BY time_ms, src_ip) AS prev_device_ms, \
-                LAG(time_ms) OVER (PARTITION BY user, geo_country ORDER BY time_ms, src_ip) AS prev_country_ms, \
-                LAG(time_ms) OVER (PARTITION BY user, asn ORDER BY time_ms, src_ip) AS prev_asn_ms \
+                LAG(time_ms) OVER (PARTITION BY user, device ORDER BY time_ms, src_ip) AS prev_device_ms \
          FROM signins",
     ),
     (
