@@ -83,13 +83,25 @@ pub fn session_config() -> SessionConfig {
 /// # Errors
 /// `lake` is not a directory with a `_manifest` folder, or a table cannot be registered.
 pub async fn open_session(lake: &Path) -> Result<SessionContext, DetectError> {
+    open_session_with(lake, session_config()).await
+}
+
+/// [`open_session`] with a session configuration of the caller's (partitions, batch
+/// size, memory limits).
+///
+/// # Errors
+/// As [`open_session`].
+pub async fn open_session_with(
+    lake: &Path,
+    config: SessionConfig,
+) -> Result<SessionContext, DetectError> {
     if !lake.join("_manifest").is_dir() {
         return Err(DetectError::NotALake {
             path: lake.display().to_string(),
             reason: "no _manifest directory; create it with `midgame ingest --lake DIR ...`".into(),
         });
     }
-    let ctx = SessionContext::new_with_config(session_config());
+    let ctx = SessionContext::new_with_config(config);
     register_lake(&ctx, lake).await?;
     Ok(ctx)
 }

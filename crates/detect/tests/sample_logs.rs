@@ -244,3 +244,50 @@ async fn a_query_without_the_alert_columns_fails_at_plan_time_even_on_an_empty_l
     assert!(err.contains("no_key.sql"), "{err}");
     assert!(err.contains("no `alert_key` column"), "{err}");
 }
+
+/// The same logs give the same findings whatever the order files are ingested in, the
+/// size of the lake's files and row groups, the engine's partitions and batch size.
+#[tokio::test(flavor = "multi_thread")]
+async fn findings_do_not_depend_on_file_order_partitions_or_batch_boundaries() {
+    let mut inputs = midgame_lake::find_inputs(&[
+        repo().join("sample-logs/okta"),
+        repo().join("sample-logs/admin"),
+    ])
+    .unwrap();
+    let reference = findings(&options()).await;
+    // (seed for the file order, ingest buffer, partitions, batch size)
+    for (seed, buffer, partitions, batch) in [(1_u64, 64 << 10, 1, 1000), (7, 1 << 20, 3, 100)] {
+        // A seeded shuffle (splitmix64), so a failure reproduces.
+        let mut state = seed;
+        for i in (1..inputs.len()).rev() {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            let j = usize::try_from((z ^ (z >> 31)) % (i as u64 + 1)).unwrap();
+            inputs.swap(i, j);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let opts = IngestOptions {
+            buffer_bytes: buffer,
+            chunk_bytes: 16 << 10,
+            ..IngestOptions::default()
+        };
+        for f in &inputs {
+            lake.ingest_file(f, &opts, &|_| {}).unwrap();
+        }
+        let config = midgame_detect::session_config()
+            .with_target_partitions(partitions)
+            .with_batch_size(batch);
+        let ctx = midgame_detect::open_session_with(dir.path(), config)
+            .await
+            .unwrap();
+        let f = midgame_detect::run_detections(&ctx, &repo().join("queries"), &options())
+            .await
+            .unwrap();
+        assert_eq!(f.alerts, reference.alerts, "seed {seed}");
+        assert_eq!(f.incidents, reference.incidents, "seed {seed}");
+        assert_eq!(f.suppressed, reference.suppressed, "seed {seed}");
+    }
+}
