@@ -539,3 +539,322 @@ fn detect_writes_parquet_csv_ocsf_and_explains_what_the_allow_list_silenced() {
     let o = midgame(&["detect", "--lake", l, "--from", "yesterday"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn midgame_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_midgame"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn sample_lake(dir: &Path) -> PathBuf {
+    let lake = dir.join("lake");
+    let o = midgame(&[
+        "ingest",
+        "-q",
+        "--lake",
+        lake.to_str().unwrap(),
+        repo().join("sample-logs").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    lake
+}
+
+#[test]
+fn the_sql_shell_lists_describes_queries_explains_errors_and_quits() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let saved = dir.path().join("saved.csv");
+    let script = format!(
+        "\\d\n\\d signin_history\nSELECT count(*) AS n\n  FROM auth;\nSELECT usr FROM auth;\n\\timing\nSELECT count(DISTINCT user) AS admins FROM admin; SELECT round(haversine_km(37.7749, -122.4194, 52.3676, 4.9041)) AS km;\n\\format csv\n\\o {}\nSELECT action, count(*) AS n FROM admin GROUP BY action ORDER BY action;\n\\o\n\\nonsense\n\\q\nSELECT 'after quit' AS never;\n",
+        saved.display()
+    );
+    let o = midgame_stdin(&["sql", "--lake", lake.to_str().unwrap()], &script);
+    let out = stdout(&o);
+    let err = stderr(&o);
+    // \d: tables and views with what they are.
+    assert!(
+        out.contains("auth               table  One authentication"),
+        "{out}"
+    );
+    assert!(out.contains("signin_history     view"), "{out}");
+    assert!(out.contains("allowlisted_ip"), "{out}");
+    // \d NAME: columns, types and meaning, also for a view.
+    assert!(
+        out.contains("prev_device_ms   int64                        null     When this user last used this device"),
+        "{out}"
+    );
+    assert!(out.contains("device_id        text"), "{out}");
+    // A statement over two lines; then results in the order given.
+    assert!(out.contains("| 4706 |"), "{out}");
+    assert!(
+        out.contains("| 9      |"),
+        "eight support staff and the export job: {out}"
+    );
+    assert!(out.contains("| 8773.0 |"), "{out}");
+    assert!(!out.contains("after quit"), "{out}");
+    // A misspelt column: the engine's message, the nearest column, the table's columns.
+    assert!(err.contains("error: "), "{err}");
+    assert!(
+        err.contains("No field named usr. Did you mean 'auth.user'?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Valid fields are auth.time, auth.time_ms"),
+        "{err}"
+    );
+    assert!(err.contains("Time: "), "{err}");
+    assert!(err.contains("unknown command \"\\\\nonsense\""), "{err}");
+    // \o wrote the CSV to the file, not the screen.
+    let csv = std::fs::read_to_string(&saved).unwrap();
+    assert!(csv.starts_with("action,n\ncustomer.export,"), "{csv}");
+    assert!(!out.contains("customer.export"), "{out}");
+    assert_eq!(o.status.code(), Some(1), "a script with errors exits 1");
+}
+
+#[test]
+fn sql_runs_a_file_and_writes_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let l = lake.to_str().unwrap();
+    let file = dir.path().join("hunt.sql");
+    std::fs::write(
+        &file,
+        "-- who used the support console from the hosting provider\nSELECT DISTINCT user FROM admin WHERE src_ip IN (SELECT src_ip FROM auth WHERE asn = 14061);\n",
+    )
+    .unwrap();
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        l,
+        "--format",
+        "csv",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "user\nalice.lee@acme.test\n");
+    let pq = dir.path().join("out.parquet");
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        l,
+        "--format",
+        "parquet",
+        "--output",
+        pq.to_str().unwrap(),
+        "SELECT user, count(*) AS n FROM auth GROUP BY user",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = std::fs::File::open(&pq).unwrap();
+    let rows: usize = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, 30);
+}
+
+/// The worked example of queries/README.md, copied out of the README as a new user
+/// would, runs with --queries beside the built-in detections and passes `midgame check`.
+#[test]
+fn the_readme_worked_example_passes_check_and_runs_beside_the_built_ins() {
+    let readme = std::fs::read_to_string(repo().join("queries/README.md")).unwrap();
+    let block = |marker: &str| -> String {
+        let start = readme
+            .find(&format!("<!-- example: {marker} -->"))
+            .unwrap_or_else(|| panic!("no example {marker} in queries/README.md"));
+        let rest = &readme[start..];
+        let open = rest.find("```").unwrap();
+        let body = &rest[open..];
+        let body = &body[body.find('\n').unwrap() + 1..];
+        body[..body.find("```").unwrap()].to_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("my-queries");
+    std::fs::create_dir_all(mine.join("tests")).unwrap();
+    std::fs::write(
+        mine.join("guessed_password.sql"),
+        block("guessed_password.sql"),
+    )
+    .unwrap();
+    std::fs::write(
+        mine.join("tests/guessed_password.slt"),
+        block("tests/guessed_password.slt"),
+    )
+    .unwrap();
+    let o = midgame(&["check", mine.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("ok   guessed_password"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("1 detections, 1 test files: all good"),
+        "{}",
+        stderr(&o)
+    );
+    // The built-in detections check too.
+    let o = midgame(&["check"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("9 detections, 9 test files: all good"),
+        "{}",
+        stderr(&o)
+    );
+
+    // It runs beside the built-in ones: the sample logs have no guessing, the intrusion
+    // is still there.
+    let lake = sample_lake(dir.path());
+    let o = midgame(&[
+        "detect",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--config",
+        repo().join("sample-logs/midgame.toml").to_str().unwrap(),
+        "--queries",
+        mine.to_str().unwrap(),
+        "--format",
+        "ndjson",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"type\":\"incident\""));
+
+    // A broken expectation fails check, naming the file and line.
+    let slt = mine.join("tests/guessed_password.slt");
+    let text = std::fs::read_to_string(&slt).unwrap();
+    std::fs::write(&slt, text.replace("6 3", "7 3")).unwrap();
+    let o = midgame(&["check", mine.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("FAIL"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("guessed_password.slt:"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("1 failed"), "{}", stderr(&o));
+    // So does a header error.
+    std::fs::write(mine.join("bad.sql"), "-- id: bad\nSELECT 1\n").unwrap();
+    let o = midgame(&["check", mine.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("bad.sql"), "{}", stdout(&o));
+}
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`): the shell prompts,
+/// keeps history, and a long result is cut with a notice saying how to get all of it.
+#[test]
+fn on_a_terminal_the_shell_prompts_keeps_history_and_caps_long_results() {
+    use std::io::Write;
+    if Command::new("script").arg("--version").output().is_err() {
+        let _ = writeln!(std::io::stderr(), "skipped: no `script` to make a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let bin = env!("CARGO_BIN_EXE_midgame");
+    let capped = Command::new("script")
+        .args([
+            "-qec",
+            &format!(
+                "{bin} sql --lake {} --max-rows 3 'SELECT user FROM auth ORDER BY user'",
+                lake.display()
+            ),
+            "/dev/null",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&capped.stdout);
+    assert!(
+        text.contains(
+            "(showing 3 of 4,706 rows; all of them: \\o FILE in the shell, or redirect the output"
+        ),
+        "{text}"
+    );
+    // Piped, nothing is cut.
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--max-rows",
+        "3",
+        "--format",
+        "csv",
+        "SELECT user FROM auth",
+    ]);
+    assert_eq!(stdout(&o).lines().count(), 4707);
+
+    let history = dir.path().join("history");
+    let mut child = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} sql --lake {}", lake.display()),
+            "/dev/null",
+        ])
+        .env("MIDGAME_HISTORY", &history)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Typed a line at a time once the prompt is there, as a person does (line editing
+    // discards input typed ahead of the prompt).
+    let mut keyboard = child.stdin.take().unwrap();
+    let mut screen = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0_u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut screen, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let prompts = |seen: &std::sync::Mutex<Vec<u8>>| {
+        let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+        text.matches("midgame> ").count() + text.matches("..> ").count()
+    };
+    for (i, line) in ["SELECT 41 + 1\n", "  AS answer;\n", "\\q\n"]
+        .iter()
+        .enumerate()
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while prompts(&seen) <= i && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        keyboard.write_all(line.as_bytes()).unwrap();
+        keyboard.flush().unwrap();
+    }
+    drop(keyboard);
+    child.wait().unwrap();
+    reader.join().unwrap();
+    let o = std::process::Output {
+        status: std::process::ExitStatus::default(),
+        stdout: seen.lock().unwrap().clone(),
+        stderr: Vec::new(),
+    };
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("midgame> "), "{text}");
+    assert!(text.contains("..> "), "a continuation prompt: {text}");
+    assert!(text.contains("| 42     |"), "{text}");
+    let saved = std::fs::read_to_string(&history).unwrap();
+    assert!(saved.contains("SELECT 41 + 1"), "{saved}");
+}

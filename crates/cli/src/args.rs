@@ -38,6 +38,25 @@ pub enum Command {
     Gen(GenArgs),
     /// Ingest the bundled sample logs into a temporary lake and show what is in them.
     Demo(DemoArgs),
+    /// Check detections: every header, every query planned, every .slt test run.
+    Check(CheckArgs),
+}
+
+/// `midgame check`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  midgame check                      # the built-in detections\n  midgame check my-queries/          # yours: DIR/*.sql and their tests in DIR/tests/*.slt\n  midgame check my-queries/ --lake lake --config midgame.toml"
+)]
+pub struct CheckArgs {
+    /// Folders of detections (default: the built-in queries/). Tests are DIR/tests/*.slt.
+    #[arg(value_name = "DIR", value_parser = existing_dir)]
+    pub dirs: Vec<PathBuf>,
+    /// Plan against this lake (default: an empty lake with the same tables).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub lake: Option<PathBuf>,
+    /// midgame.toml: parameters are checked against each detection's header.
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
 }
 
 /// Source kinds accepted by `--source`.
@@ -95,12 +114,14 @@ pub enum Format {
     Csv,
     /// One JSON object per line.
     Ndjson,
+    /// A Parquet file (needs --output, or \o FILE in the shell).
+    Parquet,
 }
 
 /// `midgame sql`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Tables: auth, admin (columns: DESCRIBE auth). Examples:\n  midgame sql --lake lake \"SELECT geo_country, count(*) FROM auth GROUP BY 1 ORDER BY 2 DESC\"\n  echo \"SELECT * FROM auth LIMIT 3\" | midgame sql --lake lake --format ndjson"
+    after_help = "Tables: auth, admin; views: signins, signin_history, user_first_seen (\\d in the shell lists them, \\d NAME describes one). Examples:\n  midgame sql --lake lake                        # the shell\n  midgame sql --lake lake \"SELECT geo_country, count(*) FROM auth GROUP BY 1 ORDER BY 2 DESC\"\n  midgame sql --lake lake -f hunt.sql --format csv > hunt.csv\n  echo \"SELECT * FROM auth LIMIT 3\" | midgame sql --lake lake --format ndjson"
 )]
 pub struct SqlArgs {
     /// The lake directory.
@@ -109,7 +130,20 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// The query; read from stdin when omitted.
+    /// midgame.toml: fills `allowlisted_ip` from its allow-list, as for detections.
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
+    /// Run the statements (and backslash commands) of this file.
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_parser = existing_file)]
+    pub file: Option<PathBuf>,
+    /// Write results to this file (never overwritten) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Rows shown on a terminal before the rest is cut, with a notice (0: all). Output
+    /// to a pipe or file is never cut.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub max_rows: usize,
+    /// The SQL. Without it (and without -f), a shell on a terminal, else SQL from stdin.
     pub sql: Option<String>,
 }
 
@@ -122,9 +156,13 @@ pub struct DetectArgs {
     /// The lake directory.
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub lake: PathBuf,
-    /// A folder of detection `.sql` files (default: the built-in queries/).
+    /// A folder of your own detection `.sql` files, run beside the built-in ones
+    /// (repeatable).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
-    pub queries: Option<PathBuf>,
+    pub queries: Vec<PathBuf>,
+    /// Leave the built-in detections out: run only the --queries folders.
+    #[arg(long, requires = "queries")]
+    pub no_builtin: bool,
     /// midgame.toml: detection parameters, the allow-list, the incident window.
     #[arg(long, value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,

@@ -94,8 +94,12 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             out,
             "\n== Detections (midgame detect --lake LAKE --config sample-logs/midgame.toml)\n"
         )?;
-        let findings =
-            crate::detect_cmd::detect_in(&ctx, &queries, &cfg.run_options(false)?).await?;
+        let findings = crate::detect_cmd::detect_in(
+            &ctx,
+            std::slice::from_ref(&queries),
+            &cfg.run_options(false)?,
+        )
+        .await?;
         crate::detect_cmd::write_findings(&mut out, &findings, AlertFormat::Table)?;
         for (title, sql) in &QUERIES[1..] {
             show(&ctx, &mut out, title, sql).await?;

@@ -95,7 +95,7 @@ impl Config {
 /// Run every detection of `queries` in a session over the lake.
 pub(crate) async fn detect_in(
     ctx: &SessionContext,
-    queries: &Path,
+    queries: &[PathBuf],
     opts: &RunOptions,
 ) -> anyhow::Result<Findings> {
     Ok(midgame_detect::run_detections(ctx, queries, opts).await?)
@@ -103,10 +103,20 @@ pub(crate) async fn detect_in(
 
 pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = Config::load_opt(a.config.as_deref())?;
-    let queries = match &a.queries {
-        Some(q) => q.clone(),
-        None => default_queries()?,
-    };
+    let mut queries = Vec::new();
+    if !a.no_builtin {
+        queries.push(default_queries()?);
+    }
+    for dir in &a.queries {
+        // Naming the built-in folder again adds nothing.
+        let same = |q: &PathBuf| match (q.canonicalize(), dir.canonicalize()) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => q == dir,
+        };
+        if !queries.iter().any(same) {
+            queries.push(dir.clone());
+        }
+    }
     let mut opts = cfg.run_options(a.explain_suppressed)?;
     opts.from_ms = a.from;
     opts.to_ms = a.to;

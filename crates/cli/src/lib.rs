@@ -3,12 +3,14 @@
 #![deny(missing_docs)]
 
 mod args;
+mod check;
 mod config;
 mod demo;
 mod detect_cmd;
 mod gen_cmd;
 mod ingest;
 mod output;
+mod shell;
 mod sql;
 
 use std::io::Write;
@@ -56,12 +58,13 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Sql(a) => sql::run(&a, printer),
         Command::Gen(a) => gen_cmd::run(&a, printer),
         Command::Demo(a) => demo::run(&a, printer),
+        Command::Check(a) => check::run(&a, printer),
     }
 }
 
 /// The error and its causes on one line, left to right, without the repetitions of
 /// libraries whose messages already include their causes (DataFusion's do).
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let text = cause.to_string().replace('\n', " ");

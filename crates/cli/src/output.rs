@@ -73,6 +73,26 @@ pub(crate) fn write_batches(
             w.write_batches(&batches.iter().collect::<Vec<_>>())?;
             w.finish()?;
         }
+        Format::Parquet => {
+            let Some(first) = batches.first() else {
+                anyhow::bail!(
+                    "the query returned no rows and no schema: nothing to write as Parquet"
+                );
+            };
+            let mut buf = Vec::new();
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::ZSTD(
+                    parquet::basic::ZstdLevel::try_new(3)?,
+                ))
+                .build();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(&mut buf, first.schema(), Some(props))?;
+            for b in batches {
+                w.write(b)?;
+            }
+            w.close()?;
+            out.write_all(&buf)?;
+        }
     }
     out.flush()?;
     Ok(())

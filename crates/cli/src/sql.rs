@@ -1,42 +1,62 @@
-//! `midgame sql`: one query over the lake, results to stdout.
+//! `midgame sql`: SQL from an argument, a file or stdin, or the shell on a terminal.
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::args::SqlArgs;
-use crate::output::{Printer, write_batches};
+use crate::args::{Format, SqlArgs};
+use crate::config::Config;
+use crate::output::Printer;
+use crate::shell::{Input, Shell};
+
+/// Where the shell keeps its history: `$MIDGAME_HISTORY`, else `~/.midgame_history`.
+fn history_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("MIDGAME_HISTORY")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".midgame_history"))
+        })
+}
 
 pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
-    let sql = match &a.sql {
-        Some(s) => s.clone(),
-        None => {
-            if std::io::stdin().is_terminal() {
-                anyhow::bail!(
-                    "no SQL given: pass it as an argument or on stdin (e.g. midgame sql --lake {} \"SELECT count(*) FROM auth\")",
-                    a.lake.display()
-                );
-            }
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("reading SQL from stdin")?;
-            s
-        }
-    };
-    let sql = sql.trim().trim_end_matches(';').to_owned();
-    if sql.is_empty() {
-        anyhow::bail!("empty SQL");
+    let cfg = Config::load_opt(a.config.as_deref())?;
+    let allow = cfg.allow_entries()?;
+    if a.format == Format::Parquet && a.output.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!("--format parquet writes a file: add --output PATH");
     }
     let rt = crate::runtime()?;
-    let batches = rt.block_on(async {
+    let ctx = rt.block_on(async {
         let ctx = midgame_detect::open_session(&a.lake).await?;
-        let df = ctx.sql(&sql).await?;
-        anyhow::Ok(df.collect().await?)
+        midgame_detect::register_allowlist(&ctx, &allow).await?;
+        anyhow::Ok(ctx)
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    write_batches(&mut out, &batches, a.format)?;
+    let mut shell = Shell::new(&ctx, &rt, a.format);
+    shell.max_rows = a.max_rows;
+    if let Some(path) = &a.output {
+        shell.run(&mut Input::Script(Box::new(std::io::Cursor::new(format!(
+            "\\o {}\n",
+            path.display()
+        )))))?;
+        if shell.errors > 0 {
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let mut input = if let Some(sql) = &a.sql {
+        Input::Script(Box::new(std::io::Cursor::new(sql.clone())))
+    } else if let Some(file) = &a.file {
+        let f = fs_err::File::open(file)?;
+        Input::Script(Box::new(std::io::BufReader::new(f)))
+    } else if std::io::stdin().is_terminal() {
+        Input::terminal(history_file()).context("the shell needs a terminal")?
+    } else {
+        Input::Script(Box::new(std::io::BufReader::new(std::io::stdin())))
+    };
+    let interactive = matches!(input, Input::Terminal(..));
+    shell.run(&mut input)?;
+    std::io::stdout().flush()?;
+    if shell.errors > 0 && !interactive {
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@
 //! run, so the same finding keeps its id.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 
 use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
@@ -213,30 +213,31 @@ fn in_range(a: &Alert, from_ms: Option<i64>, to_ms: Option<i64>) -> bool {
         && to_ms.is_none_or(|to| ms(&a.first_seen).is_none_or(|t| t < to))
 }
 
-/// Load every detection of `queries`, bind its parameters, register the allow-list,
+/// Load every detection of the `queries` folders, bind its parameters, register the allow-list,
 /// plan every query, and only then run them all; chain the alerts into incidents.
 ///
 /// # Errors
 /// Any file, parameter or plan is bad (before anything runs), or a query fails.
 pub async fn run_detections(
     ctx: &SessionContext,
-    queries: &Path,
+    queries: &[PathBuf],
     opts: &RunOptions,
 ) -> Result<Findings, DetectionError> {
-    let detections = Detection::load_dir(queries)?;
+    let detections = Detection::load_dirs(queries)?;
+    let origin = queries.first().cloned().unwrap_or_default();
     if let Some(unknown) = opts
         .params
         .keys()
         .find(|k| !detections.iter().any(|d| &d.id == *k))
     {
         return Err(DetectionError::Param {
-            path: queries.to_path_buf(),
+            path: origin.clone(),
             name: unknown.clone(),
             reason: "no detection has this id".into(),
         });
     }
     let qerr = |source| DetectionError::Query {
-        path: queries.to_path_buf(),
+        path: origin.clone(),
         source,
     };
     let listed = register_allowlist(ctx, &opts.allowlist)

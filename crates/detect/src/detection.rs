@@ -329,6 +329,28 @@ impl Detection {
         Ok(out)
     }
 
+    /// Every detection of several folders (the built-in ones and an analyst's own); an
+    /// id may appear once across all of them.
+    ///
+    /// # Errors
+    /// As [`Detection::load_dir`], or two folders define the same id.
+    pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<Self>, DetectionError> {
+        let mut out: Vec<Self> = Vec::new();
+        for dir in dirs {
+            for d in Self::load_dir(dir)? {
+                if let Some(other) = out.iter().find(|o| o.id == d.id) {
+                    return Err(DetectionError::Header {
+                        path: d.path.clone(),
+                        line: 0,
+                        reason: format!("id `{}` is also the id of {}", d.id, other.path.display()),
+                    });
+                }
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
     /// The parameter values: the defaults, overridden by `overrides` (from the config).
     ///
     /// # Errors

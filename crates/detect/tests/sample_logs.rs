@@ -37,7 +37,7 @@ fn options() -> RunOptions {
 async fn findings(opts: &RunOptions) -> Findings {
     let dir = tempfile::tempdir().unwrap();
     let ctx = sample_lake(dir.path()).await;
-    midgame_detect::run_detections(&ctx, &repo().join("queries"), opts)
+    midgame_detect::run_detections(&ctx, &[repo().join("queries")], opts)
         .await
         .unwrap()
 }
@@ -180,7 +180,7 @@ async fn an_unknown_detection_in_the_config_is_refused_before_anything_runs() {
         params: BTreeMap::from([("impossible_travle".to_owned(), BTreeMap::new())]),
         ..RunOptions::default()
     };
-    let err = midgame_detect::run_detections(&ctx, &repo().join("queries"), &opts)
+    let err = midgame_detect::run_detections(&ctx, &[repo().join("queries")], &opts)
         .await
         .unwrap_err()
         .to_string();
@@ -237,10 +237,14 @@ async fn a_query_without_the_alert_columns_fails_at_plan_time_even_on_an_empty_l
         "-- id: no_key\n-- title: t\n-- severity: low\n-- stage: staging\n-- attack: T1074\n-- description: d\nSELECT user, time AS first_seen, time AS last_seen, 'x' AS summary FROM auth\n",
     )
     .unwrap();
-    let err = midgame_detect::run_detections(&ctx, &queries, &RunOptions::default())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = midgame_detect::run_detections(
+        &ctx,
+        std::slice::from_ref(&queries),
+        &RunOptions::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("no_key.sql"), "{err}");
     assert!(err.contains("no `alert_key` column"), "{err}");
 }
@@ -283,7 +287,7 @@ async fn findings_do_not_depend_on_file_order_partitions_or_batch_boundaries() {
         let ctx = midgame_detect::open_session_with(dir.path(), config)
             .await
             .unwrap();
-        let f = midgame_detect::run_detections(&ctx, &repo().join("queries"), &options())
+        let f = midgame_detect::run_detections(&ctx, &[repo().join("queries")], &options())
             .await
             .unwrap();
         assert_eq!(f.alerts, reference.alerts, "seed {seed}");

@@ -342,6 +342,8 @@ pub const ADMIN_COLUMNS: &[Column] = &[
 pub struct Table {
     /// SQL name.
     pub name: &'static str,
+    /// What one row is.
+    pub doc: &'static str,
     /// Columns in file order.
     pub columns: &'static [Column],
 }
@@ -351,10 +353,12 @@ impl Table {
     pub const ALL: [Table; 2] = [
         Table {
             name: crate::AUTH,
+            doc: "One authentication, session or tunnel event from an IdP or a VPN (OCSF 3002, 3001, 3005, 4014).",
             columns: AUTH_COLUMNS,
         },
         Table {
             name: crate::ADMIN,
+            doc: "One admin-tool or cloud control-plane action (OCSF 6003 API Activity, 6001 Export, 6005 object reads).",
             columns: ADMIN_COLUMNS,
         },
     ];

@@ -158,6 +158,76 @@ impl SourceKind {
         })
     }
 
+    /// The table this source writes and the columns it can fill (the rest stay null).
+    #[must_use]
+    pub fn fills(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            SourceKind::Okta => (
+                midgame_schema::AUTH,
+                &[
+                    "time",
+                    "time_ms",
+                    "source",
+                    "class_uid",
+                    "activity_id",
+                    "event_type",
+                    "activity",
+                    "outcome",
+                    "status_detail",
+                    "user",
+                    "user_raw",
+                    "src_ip",
+                    "geo_lat",
+                    "geo_lon",
+                    "geo_city",
+                    "geo_country",
+                    "asn",
+                    "as_org",
+                    "is_proxy",
+                    "device_id",
+                    "user_agent",
+                    "os",
+                    "browser",
+                    "app",
+                    "session_id",
+                    "is_mfa",
+                    "mfa_factor",
+                    "behaviors",
+                    "file",
+                    "line",
+                    "raw",
+                ],
+            ),
+            SourceKind::AdminAudit => (
+                midgame_schema::ADMIN,
+                &[
+                    "time",
+                    "time_ms",
+                    "source",
+                    "tool",
+                    "user",
+                    "user_raw",
+                    "src_ip",
+                    "geo_country",
+                    "asn",
+                    "session_id",
+                    "action",
+                    "activity_id",
+                    "target_type",
+                    "target_id",
+                    "customer_id",
+                    "records",
+                    "bytes",
+                    "outcome",
+                    "user_agent",
+                    "file",
+                    "line",
+                    "raw",
+                ],
+            ),
+        }
+    }
+
     /// Parse every record of `chunk`.
     #[must_use]
     pub fn parse(self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
@@ -174,6 +244,59 @@ impl fmt::Display for SourceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The reference of the lake tables in Markdown: every column with its type, meaning and
+/// the sources that fill it. `docs/tables.md` is this text (a test keeps it so).
+#[must_use]
+pub fn tables_reference() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# Lake tables\n\n\
+         Generated from the schema (`crates/schema/src/table.rs`) and each source's \
+         `SourceKind::fills`; do not edit by hand. `cargo test -p midgame-sources --test reference` \
+         checks it, and `MIDGAME_BLESS=1` with the same command rewrites it. In `midgame sql`, \
+         `\\d NAME` shows the same for tables and views.\n",
+    );
+    for table in midgame_schema::Table::ALL {
+        let _ = write!(
+            out,
+            "\n## `{}`\n\n{}\n\n| column | type | null | meaning | filled by |\n|---|---|---|---|---|\n",
+            table.name, table.doc
+        );
+        for c in table.columns {
+            let by: Vec<&str> = SourceKind::ALL
+                .iter()
+                .filter(|k| {
+                    let (t, cols) = k.fills();
+                    t == table.name && cols.contains(&c.name)
+                })
+                .map(|k| k.name())
+                .collect();
+            let ty = match c.ty.data_type() {
+                arrow::datatypes::DataType::Timestamp(_, _) => "timestamp (ms, UTC)".to_owned(),
+                arrow::datatypes::DataType::Utf8 => "text".to_owned(),
+                other => other.to_string().to_lowercase(),
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {ty} | {} | {} | {} |",
+                c.name,
+                if c.nullable { "yes" } else { "no" },
+                c.doc.replace('|', "\\|"),
+                if by.is_empty() {
+                    "(none yet)".to_owned()
+                } else {
+                    by.join(", ")
+                }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| `date` | text | no | Partition directory `date=YYYY-MM-DD`: the UTC day of `time`. | the lake |"
+        );
+    }
+    out
 }
 
 /// Open `path` for reading, decompressing gzip (`1f 8b`) or zstd (`28 b5 2f fd`) when
