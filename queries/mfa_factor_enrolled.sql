@@ -19,7 +19,8 @@ triggers AS (
     SELECT user, time_ms, concat('new device (', coalesce(os, '?'), ' / ', coalesce(browser, '?'), ') from ',
                                  coalesce(geo_city, '?'), ' ', coalesce(geo_country, '?')) AS what
     FROM signin_history
-    WHERE prev_device_ms IS NULL OR time_ms - prev_device_ms > $baseline_days * 86400000
+    WHERE device IS NOT NULL
+      AND (prev_device_ms IS NULL OR time_ms - prev_device_ms > $baseline_days * 86400000)
     UNION ALL
     SELECT user, time_ms, CASE activity WHEN 'MFA Reset' THEN 'reset of all factors' ELSE 'factor removal' END AS what
     FROM auth

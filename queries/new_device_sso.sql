@@ -12,7 +12,8 @@ WITH firsts AS (
     SELECT h.*
     FROM signin_history h
     JOIN user_first_seen f ON h.user = f.user
-    WHERE (h.prev_device_ms IS NULL OR h.time_ms - h.prev_device_ms > $baseline_days * 86400000)
+    WHERE h.device IS NOT NULL
+      AND (h.prev_device_ms IS NULL OR h.time_ms - h.prev_device_ms > $baseline_days * 86400000)
       AND h.time_ms - f.first_ms >= $learning_days * 86400000
 ),
 -- When the user last signed in from the same country and the same network, for the new

@@ -858,3 +858,58 @@ fn on_a_terminal_the_shell_prompts_keeps_history_and_caps_long_results() {
     let saved = std::fs::read_to_string(&history).unwrap();
     assert!(saved.contains("SELECT 41 + 1"), "{saved}");
 }
+
+/// Okta, the Support Console audit log and Cisco ASA syslog in one folder, one ingest:
+/// one person is one `user` in all three, whatever each log calls her.
+#[test]
+fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("archive");
+    let samples = repo().join("sample-logs");
+    for sub in ["okta", "admin"] {
+        let to = logs.join(sub);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(samples.join(sub)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::create_dir_all(logs.join("vpn")).unwrap();
+    std::fs::write(
+        logs.join("vpn/asa-2022-08-04.log"),
+        "Aug  4 08:55:02 vpn01 : %ASA-6-113039: Group <Staff> User <ACME\\Alice.Lee> IP <198.18.40.7> AnyConnect parent session started.\n\
+         Aug  4 11:20:40 vpn01 : %ASA-4-113019: Group = Staff, Username = ACME\\Alice.Lee, IP = 198.18.40.7, Session disconnected. Session Type: SSL, Duration: 2h:25m:38s, Bytes xmt: 1048576, Bytes rcv: 65536, Reason: User Requested\n",
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    let o = midgame(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--config",
+        samples.join("midgame.toml").to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ingested 43 new files"),
+        "{}",
+        stderr(&o)
+    );
+    let out = sql(
+        &lake,
+        "SELECT source, count(*) > 0 AS seen FROM (SELECT source, user FROM auth UNION ALL SELECT source, user FROM admin) WHERE user = 'alice.lee@acme.test' GROUP BY source ORDER BY source",
+    );
+    assert_eq!(
+        out,
+        "source,seen\nadmin-audit,true\ncisco-asa,true\nokta,true\n"
+    );
+    let vpn = sql(
+        &lake,
+        "SELECT time, activity, bytes_in, duration_s FROM auth WHERE source = 'cisco-asa' ORDER BY time",
+    );
+    assert_eq!(
+        vpn,
+        "time,activity,bytes_in,duration_s\n2022-08-04T08:55:02Z,Logon,,\n2022-08-04T11:20:40Z,Logoff,1048576,8738\n"
+    );
+}

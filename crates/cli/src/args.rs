@@ -66,6 +66,8 @@ pub enum SourceArg {
     Okta,
     /// Generic admin-tool audit NDJSON (`time`, `actor`, `action`, ...).
     AdminAudit,
+    /// Cisco ASA / FTD syslog (AnyConnect, WebVPN, IKEv2 remote access).
+    CiscoAsa,
 }
 
 /// What `raw` keeps.
@@ -99,6 +101,14 @@ pub struct IngestArgs {
     /// Keep the original record text in `raw`.
     #[arg(long, value_enum, default_value_t = RawArg::Full)]
     pub raw: RawArg,
+    /// Year of year-less syslog timestamps (default: the date in the file's path, else
+    /// the file's modification time).
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i32).range(1970..=2100))]
+    pub year: Option<i32>,
+    /// Zone of device timestamps that carry none (Cisco ASA): `UTC` (default) or an
+    /// offset like `+02:00` / `-0500`.
+    #[arg(long, value_name = "ZONE", value_parser = utc_offset_minutes, default_value = "UTC")]
+    pub tz: i32,
     /// Files or directories (walked for .json, .ndjson, .jsonl, .log, .txt, plain or .gz/.zst).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -200,6 +210,33 @@ pub enum AlertFormat {
     Parquet,
     /// OCSF Detection Finding (2004) objects, one per line.
     Ocsf,
+}
+
+/// Minutes east of UTC of `UTC`, `Z`, `+02:00`, `-0500`, `+2`.
+fn utc_offset_minutes(s: &str) -> Result<i32, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" {
+        return Ok(0);
+    }
+    let bad = || format!("{s:?} is not UTC or an offset like +02:00");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    let (h, m) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().map_err(|_| bad())?, 0),
+        4 => (
+            digits[..2].parse::<i32>().map_err(|_| bad())?,
+            digits[2..].parse::<i32>().map_err(|_| bad())?,
+        ),
+        _ => return Err(bad()),
+    };
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    Ok(sign * (h * 60 + m))
 }
 
 /// Epoch milliseconds of an RFC 3339 time or a `YYYY-MM-DD` date (UTC midnight).

@@ -45,12 +45,15 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         source: a.source.map(|s| match s {
             SourceArg::Okta => SourceKind::Okta,
             SourceArg::AdminAudit => SourceKind::AdminAudit,
+            SourceArg::CiscoAsa => SourceKind::CiscoAsa,
         }),
         identities: cfg.identities()?,
         raw: match a.raw {
             RawArg::Full => RawMode::Full,
             RawArg::None => RawMode::None,
         },
+        year: a.year,
+        utc_offset_minutes: a.tz,
         ..IngestOptions::default()
     };
     let lake =

@@ -10,11 +10,13 @@ pub const VIEWS: &[(&str, &str, &str)] = &[
     (
         "signins",
         "Successful sign-ins and SSOs (IdP and VPN) of a known user, with a `device` key: the \
-         device fingerprint where the source has one, else OS / browser family.",
+         device fingerprint where the source has one, else OS / browser family (null when the \
+         source says nothing about the device, as VPN logs).",
         "SELECT user, time, time_ms, source, activity, src_ip, geo_lat, geo_lon, geo_city, \
                 geo_country, asn, as_org, is_proxy, device_id, user_agent, os, browser, app, \
                 session_id, \
-                coalesce(device_id, concat(coalesce(os, '?'), ' / ', coalesce(browser, '?'))) AS device \
+                CASE WHEN device_id IS NULL AND os IS NULL AND browser IS NULL THEN NULL \
+                     ELSE coalesce(device_id, concat(coalesce(os, '?'), ' / ', coalesce(browser, '?'))) END AS device \
          FROM auth \
          WHERE outcome = 'success' AND activity IN ('Logon', 'SSO') AND user IS NOT NULL",
     ),

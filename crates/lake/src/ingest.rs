@@ -31,6 +31,11 @@ pub struct IngestOptions {
     pub buffer_bytes: usize,
     /// Bytes of records per parse task.
     pub chunk_bytes: usize,
+    /// Year of year-less syslog timestamps (`--year`); else the date in the file's path,
+    /// else its modification time.
+    pub year: Option<i32>,
+    /// Minutes east of UTC of zone-less device timestamps (`--tz`).
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for IngestOptions {
@@ -41,6 +46,8 @@ impl Default for IngestOptions {
             raw: RawMode::Full,
             buffer_bytes: 192 << 20,
             chunk_bytes: 4 << 20,
+            year: None,
+            utc_offset_minutes: 0,
         }
     }
 }
@@ -334,10 +341,24 @@ impl Lake {
         };
         let reader = decoded(BufReader::with_capacity(1 << 20, counting)).map_err(io_err(path))?;
         let file_name = path.display().to_string();
+        let modified = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).date_naive());
+        let reference_day = midgame_sources::time::date_in_path(path).or(modified);
         let parse_opts = ParseOptions {
             file: file_name.clone(),
             identities: opts.identities.clone(),
             raw: opts.raw,
+            default_year: opts
+                .year
+                .or_else(|| reference_day.map(|d| chrono::Datelike::year(&d))),
+            reference_day: if opts.year.is_some() {
+                None
+            } else {
+                reference_day
+            },
+            utc_offset_minutes: opts.utc_offset_minutes,
         };
         let group = rayon::current_num_threads().max(1);
         let chunk_bytes = opts.chunk_bytes;

@@ -226,10 +226,10 @@ fn a_truncated_gzip_fails_the_file_and_leaves_nothing_behind() {
 fn an_unrecognised_format_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(&dir.path().join("lake")).unwrap();
-    let f = dir.path().join("asa.log");
+    let f = dir.path().join("auth.log");
     std::fs::write(
         &f,
-        "<166>Aug  4 10:12:33 asa %ASA-6-113004: AAA user authentication Successful\n",
+        "Aug  4 10:12:33 host sshd[1]: Accepted publickey for admin from 10.0.0.9\n",
     )
     .unwrap();
     let err = lake
@@ -238,7 +238,7 @@ fn an_unrecognised_format_names_the_file() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: unrecognised log format (none of: okta, admin-audit); name it with --source",
+            "{}: unrecognised log format (none of: okta, admin-audit, cisco-asa); name it with --source",
             f.display()
         )
     );

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod admin_audit;
+pub mod cisco_asa;
 mod countries;
 mod framing;
 mod lenient;
@@ -56,6 +57,14 @@ pub struct ParseOptions {
     pub identities: IdentityMap,
     /// Whether `raw` is kept.
     pub raw: RawMode,
+    /// Year of year-less syslog timestamps (`--year`, else the file's date, else its
+    /// modification time).
+    pub default_year: Option<i32>,
+    /// The day the file is about (from its path, else its modification time): a
+    /// year-less time more than a day after it belongs to the year before.
+    pub reference_day: Option<chrono::NaiveDate>,
+    /// Minutes east of UTC of zone-less device timestamps (`--tz`; 0: UTC).
+    pub utc_offset_minutes: i32,
 }
 
 impl ParseOptions {
@@ -66,6 +75,9 @@ impl ParseOptions {
             file: file.into(),
             identities: IdentityMap::default(),
             raw: RawMode::Full,
+            default_year: None,
+            reference_day: None,
+            utc_offset_minutes: 0,
         }
     }
 }
@@ -123,11 +135,17 @@ pub enum SourceKind {
     Okta,
     /// The generic admin-tool audit NDJSON of DESIGN.md (`time`, `actor`, `action`, ...).
     AdminAudit,
+    /// Cisco ASA / FTD syslog: AnyConnect, WebVPN and IKEv2 remote-access sessions.
+    CiscoAsa,
 }
 
 impl SourceKind {
     /// Every kind, in the order content recognition tries them.
-    pub const ALL: [SourceKind; 2] = [SourceKind::Okta, SourceKind::AdminAudit];
+    pub const ALL: [SourceKind; 3] = [
+        SourceKind::Okta,
+        SourceKind::AdminAudit,
+        SourceKind::CiscoAsa,
+    ];
 
     /// The name used on the command line and in the `source` column.
     #[must_use]
@@ -135,6 +153,7 @@ impl SourceKind {
         match self {
             SourceKind::Okta => "okta",
             SourceKind::AdminAudit => "admin-audit",
+            SourceKind::CiscoAsa => "cisco-asa",
         }
     }
 
@@ -152,6 +171,8 @@ impl SourceKind {
                 Some(SourceKind::Okta)
             } else if admin_audit::looks_like(r.text) {
                 Some(SourceKind::AdminAudit)
+            } else if cisco_asa::looks_like(r.text) {
+                Some(SourceKind::CiscoAsa)
             } else {
                 None
             }
@@ -225,6 +246,30 @@ impl SourceKind {
                     "raw",
                 ],
             ),
+            SourceKind::CiscoAsa => (
+                midgame_schema::AUTH,
+                &[
+                    "time",
+                    "time_ms",
+                    "source",
+                    "class_uid",
+                    "activity_id",
+                    "event_type",
+                    "activity",
+                    "outcome",
+                    "status_detail",
+                    "user",
+                    "user_raw",
+                    "src_ip",
+                    "app",
+                    "bytes_in",
+                    "bytes_out",
+                    "duration_s",
+                    "file",
+                    "line",
+                    "raw",
+                ],
+            ),
         }
     }
 
@@ -234,6 +279,7 @@ impl SourceKind {
         let mut parsed = match self {
             SourceKind::Okta => okta::parse(chunk, opts),
             SourceKind::AdminAudit => admin_audit::parse(chunk, opts),
+            SourceKind::CiscoAsa => cisco_asa::parse(chunk, opts),
         };
         parsed.bad.extend(chunk.bad().iter().cloned());
         parsed

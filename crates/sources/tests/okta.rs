@@ -335,5 +335,10 @@ fn content_recognition_picks_okta() {
         .next_chunk()
         .unwrap()
         .unwrap();
+    assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::CiscoAsa));
+    let chunk = Framer::new(&b"Aug  4 10:12:33 host sshd[1]: Accepted publickey\n"[..])
+        .next_chunk()
+        .unwrap()
+        .unwrap();
     assert_eq!(SourceKind::recognise(&chunk), None);
 }
