@@ -3,10 +3,11 @@
 -- severity: high
 -- stage: initial-access
 -- attack: T1078
--- description: Two consecutive successful sign-ins of one user (any IdP or VPN) farther apart than anyone could travel in the time between them, after taking off the locations' accuracy radius where known. Sign-ins through allow-listed networks (corporate egress, VPN concentrators) say nothing about where the user is and are left out, and so are IdP sign-ins made while the user's own VPN session is open from another address (they leave through the VPN's egress).
+-- description: Two consecutive successful sign-ins of one user (any IdP or VPN) farther apart than anyone could travel in the time between them, after taking off the locations' accuracy radius where known. Sign-ins through allow-listed networks (corporate egress, VPN concentrators) say nothing about where the user is and are left out, and so are IdP sign-ins from a VPN egress: an address from which at least min_egress_users users signed in to the IdP while each had a VPN session open from another address. (An intruder's address, used by one account only, is never taken for the egress.)
 -- param max_speed_kmh: 1000  faster than this is not a flight
 -- param min_distance_km: 500  closer than this is geolocation noise (mobile carriers, ISP hubs)
 -- param vpn_session_hours: 24  a VPN connect with no disconnect counts as open this long
+-- param min_egress_users: 2  users seen signing in through an address while on the VPN before it counts as the VPN's egress
 WITH vpn_events AS (
     SELECT user, time_ms, activity, src_ip,
            LEAD(time_ms) OVER (PARTITION BY user ORDER BY time_ms, activity) AS next_ms
@@ -23,25 +24,37 @@ vpn_sessions AS (
     FROM vpn_events
     WHERE activity = 'Logon'
 ),
+on_vpn AS (
+    SELECT a.user, a.src_ip
+    FROM auth a
+    JOIN vpn_sessions v
+      ON v.user = a.user
+     AND a.time_ms > v.start_ms
+     AND a.time_ms < v.end_ms
+     AND a.src_ip <> v.client_ip
+    WHERE a.outcome = 'success'
+      AND a.activity = 'Logon'
+      AND a.source NOT IN ('cisco-asa', 'openvpn', 'globalprotect')
+),
+vpn_egress AS (
+    SELECT src_ip AS ip
+    FROM on_vpn
+    GROUP BY src_ip
+    HAVING count(DISTINCT user) >= $min_egress_users
+),
 signins AS (
     SELECT a.user, a.time, a.time_ms, a.src_ip, a.geo_lat, a.geo_lon, coalesce(a.geo_accuracy_km, 0.0) AS accuracy_km,
            a.geo_city, a.geo_country, a.asn, a.as_org, a.source
     FROM auth a
     LEFT JOIN allowlisted_ip w ON a.src_ip = w.ip
+    LEFT JOIN vpn_egress e ON a.src_ip = e.ip
     WHERE a.outcome = 'success'
       AND a.activity = 'Logon'
       AND a.user IS NOT NULL
       AND a.geo_lat IS NOT NULL
       AND a.geo_lon IS NOT NULL
       AND w.ip IS NULL
-      AND NOT EXISTS (
-          SELECT 1 FROM vpn_sessions v
-          WHERE v.user = a.user
-            AND a.time_ms > v.start_ms
-            AND a.time_ms < v.end_ms
-            AND a.src_ip <> v.client_ip
-            AND a.source NOT IN ('cisco-asa', 'openvpn', 'globalprotect')
-      )
+      AND e.ip IS NULL
 ),
 pairs AS (
     SELECT

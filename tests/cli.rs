@@ -878,7 +878,16 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
     std::fs::write(
         logs.join("vpn/asa-2022-08-04.log"),
         "Aug  4 08:55:02 vpn01 : %ASA-6-113039: Group <Staff> User <ACME\\Alice.Lee> IP <198.18.40.7> AnyConnect parent session started.\n\
-         Aug  4 11:20:40 vpn01 : %ASA-4-113019: Group = Staff, Username = ACME\\Alice.Lee, IP = 198.18.40.7, Session disconnected. Session Type: SSL, Duration: 2h:25m:38s, Bytes xmt: 1048576, Bytes rcv: 65536, Reason: User Requested\n",
+         Aug  4 11:20:40 vpn01 : %ASA-4-113019: Group = Staff, Username = ACME\\Alice.Lee, IP = 198.18.40.7, Session disconnected. Session Type: SSL, Duration: 2h:25m:38s, Bytes xmt: 1048576, Bytes rcv: 65536, Reason: User Requested\n\
+         Aug  4 12:50:10 vpn01 : %ASA-6-113039: Group <Staff> User <ACME\\Alice.Lee> IP <198.18.40.7> AnyConnect parent session started.\n",
+    )
+    .unwrap();
+    // The VPN log has no locations: a GeoIP database (ip-location-db city CSV) gives them.
+    let geoip = dir.path().join("city.csv");
+    std::fs::write(
+        &geoip,
+        "198.18.40.0,198.18.43.255,US,California,,Oakland,94612,37.8044,-122.2712,America/Los_Angeles\n\
+         164.92.190.0,164.92.190.255,ZZ,,,Elsewhere,,0.0,0.0,UTC\n",
     )
     .unwrap();
     let lake = dir.path().join("lake");
@@ -888,6 +897,8 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
         lake.to_str().unwrap(),
         "--config",
         samples.join("midgame.toml").to_str().unwrap(),
+        "--geoip",
+        geoip.to_str().unwrap(),
         logs.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -906,10 +917,34 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
     );
     let vpn = sql(
         &lake,
-        "SELECT time, activity, bytes_in, duration_s FROM auth WHERE source = 'cisco-asa' ORDER BY time",
+        "SELECT time, activity, bytes_in, duration_s, geo_city FROM auth WHERE source = 'cisco-asa' ORDER BY time",
     );
     assert_eq!(
         vpn,
-        "time,activity,bytes_in,duration_s\n2022-08-04T08:55:02Z,Logon,,\n2022-08-04T11:20:40Z,Logoff,1048576,8738\n"
+        "time,activity,bytes_in,duration_s,geo_city\n2022-08-04T08:55:02Z,Logon,,,Oakland\n2022-08-04T11:20:40Z,Logoff,1048576,8738,Oakland\n2022-08-04T12:50:10Z,Logon,,,Oakland\n"
+    );
+    // Okta's own locations are kept (GeoIP fills only what the source left empty).
+    assert_eq!(
+        sql(
+            &lake,
+            "SELECT DISTINCT geo_city, geo_country FROM auth WHERE src_ip = '164.92.190.17'"
+        ),
+        "geo_city,geo_country\nAmsterdam,NL\n"
+    );
+    // Impossible travel now spans the VPN and the IdP: on the VPN in Oakland, then Okta
+    // from Amsterdam a quarter of an hour later.
+    let o = midgame(&[
+        "detect",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--config",
+        samples.join("midgame.toml").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o)
+            .contains("alice.lee@acme.test signed in from Amsterdam NL 15 min after Oakland US"),
+        "{}",
+        stdout(&o)
     );
 }

@@ -105,6 +105,10 @@ pub struct IngestArgs {
     /// the file's modification time).
     #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i32).range(1970..=2100))]
     pub year: Option<i32>,
+    /// GeoIP city database (MaxMind `.mmdb` or ip-location-db CSV): locates rows whose
+    /// source gives no location (overrides `[geoip]` in the config).
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub geoip: Option<PathBuf>,
     /// Zone of device timestamps that carry none (Cisco ASA): `UTC` (default) or an
     /// offset like `+02:00` / `-0500`.
     #[arg(long, value_name = "ZONE", value_parser = utc_offset_minutes, default_value = "UTC")]

@@ -47,8 +47,9 @@ pub(crate) struct IdentityConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct GeoipConfig {
     /// A MaxMind-format `.mmdb` or an ip-location-db city CSV.
-    #[allow(dead_code)]
     pub database: PathBuf,
+    /// Optionally, an ASN database (`.mmdb` or ip-location-db ASN CSV).
+    pub asn: Option<PathBuf>,
 }
 
 /// `[allowlist]`.

@@ -38,9 +38,14 @@ const MAX_BAD_LINES_SHOWN: usize = 10;
 
 pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = Config::load_opt(a.config.as_deref())?;
-    if cfg.geoip.is_some() {
-        printer.warn("[geoip] is not applied yet: locations come from the sources themselves");
-    }
+    let geoip = match (&a.geoip, &cfg.geoip) {
+        (Some(city), _) => Some(midgame_sources::geoip::GeoIp::open(city, None)?),
+        (None, Some(g)) => Some(midgame_sources::geoip::GeoIp::open(
+            &cfg.base.join(&g.database),
+            g.asn.as_ref().map(|a| cfg.base.join(a)).as_deref(),
+        )?),
+        (None, None) => None,
+    };
     let opts = IngestOptions {
         source: a.source.map(|s| match s {
             SourceArg::Okta => SourceKind::Okta,
@@ -54,6 +59,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         },
         year: a.year,
         utc_offset_minutes: a.tz,
+        geoip: geoip.map(std::sync::Arc::new),
         ..IngestOptions::default()
     };
     let lake =

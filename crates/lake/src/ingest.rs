@@ -36,6 +36,8 @@ pub struct IngestOptions {
     pub year: Option<i32>,
     /// Minutes east of UTC of zone-less device timestamps (`--tz`).
     pub utc_offset_minutes: i32,
+    /// GeoIP databases: fill the location (and network) of rows whose source has none.
+    pub geoip: Option<std::sync::Arc<midgame_sources::geoip::GeoIp>>,
 }
 
 impl Default for IngestOptions {
@@ -48,6 +50,7 @@ impl Default for IngestOptions {
             chunk_bytes: 4 << 20,
             year: None,
             utc_offset_minutes: 0,
+            geoip: None,
         }
     }
 }
@@ -411,7 +414,16 @@ impl Lake {
                 };
                 let parsed: Vec<Parsed> = batch
                     .par_iter()
-                    .map(|c| kind.parse(c, &parse_opts))
+                    .map(|c| {
+                        let mut p = kind.parse(c, &parse_opts);
+                        if let Some(g) = &opts.geoip {
+                            // The parsers build the schema's own batches: enrichment
+                            // cannot fail on them.
+                            p.auth = p.auth.map(|b| g.enrich_auth(&b).unwrap_or(b));
+                            p.admin = p.admin.map(|b| g.enrich_admin(&b).unwrap_or(b));
+                        }
+                        p
+                    })
                     .collect();
                 drop(batch);
                 for p in parsed {

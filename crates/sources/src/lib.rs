@@ -25,6 +25,7 @@ pub mod admin_audit;
 pub mod cisco_asa;
 mod countries;
 mod framing;
+pub mod geoip;
 mod lenient;
 pub mod okta;
 pub mod time;
