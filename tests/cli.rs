@@ -931,6 +931,21 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
         ),
         "geo_city,geo_country\nAmsterdam,NL\n"
     );
+    // Analysts get the same database as SQL functions when the config names it.
+    let cfg = dir.path().join("midgame.toml");
+    std::fs::write(&cfg, "[geoip]\ndatabase = \"city.csv\"\n").unwrap();
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT geoip_city('198.18.40.7') AS city, geoip_country('198.18.40.7') AS cc, geoip_lat('10.0.0.1') AS none",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "city,cc,none\nOakland,US,\n");
     // Impossible travel now spans the VPN and the IdP: on the VPN in Oakland, then Okta
     // from Amsterdam a quarter of an hour later.
     let o = midgame(&[

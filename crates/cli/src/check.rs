@@ -37,6 +37,9 @@ pub(crate) fn run(a: &CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
     rt.block_on(async {
         let ctx = midgame_detect::open_session(&lake).await?;
         midgame_detect::register_allowlist(&ctx, &cfg.allow_entries()?).await?;
+        if let Some(g) = cfg.geoip()? {
+            midgame_detect::register_geoip(&ctx, &std::sync::Arc::new(g));
+        }
         for dir in &dirs {
             // Headers and ids first: one bad file is named, the rest still checked.
             let detections = match Detection::load_dir(dir) {

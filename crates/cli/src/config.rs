@@ -118,6 +118,17 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The `[geoip]` databases, opened, if configured.
+    pub(crate) fn geoip(&self) -> anyhow::Result<Option<midgame_sources::geoip::GeoIp>> {
+        let Some(g) = &self.geoip else {
+            return Ok(None);
+        };
+        Ok(Some(midgame_sources::geoip::GeoIp::open(
+            &self.base.join(&g.database),
+            g.asn.as_ref().map(|a| self.base.join(a)).as_deref(),
+        )?))
+    }
+
     /// Read the config if one was given, else the defaults.
     pub(crate) fn load_opt(path: Option<&Path>) -> anyhow::Result<Self> {
         path.map_or_else(|| Ok(Config::default()), Config::load)

@@ -123,8 +123,12 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     if a.format == AlertFormat::Parquet && a.output.is_none() {
         anyhow::bail!("--format parquet writes a file: add --output PATH");
     }
+    let geoip = cfg.geoip()?.map(std::sync::Arc::new);
     let findings = crate::runtime()?.block_on(async {
         let ctx = midgame_detect::open_session(&a.lake).await?;
+        if let Some(g) = &geoip {
+            midgame_detect::register_geoip(&ctx, g);
+        }
         detect_in(&ctx, &queries, &opts).await
     })?;
     match &a.output {

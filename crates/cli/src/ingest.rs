@@ -38,13 +38,9 @@ const MAX_BAD_LINES_SHOWN: usize = 10;
 
 pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = Config::load_opt(a.config.as_deref())?;
-    let geoip = match (&a.geoip, &cfg.geoip) {
-        (Some(city), _) => Some(midgame_sources::geoip::GeoIp::open(city, None)?),
-        (None, Some(g)) => Some(midgame_sources::geoip::GeoIp::open(
-            &cfg.base.join(&g.database),
-            g.asn.as_ref().map(|a| cfg.base.join(a)).as_deref(),
-        )?),
-        (None, None) => None,
+    let geoip = match &a.geoip {
+        Some(city) => Some(midgame_sources::geoip::GeoIp::open(city, None)?),
+        None => cfg.geoip()?,
     };
     let opts = IngestOptions {
         source: a.source.map(|s| match s {

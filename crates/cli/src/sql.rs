@@ -22,6 +22,7 @@ fn history_file() -> Option<std::path::PathBuf> {
 pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = Config::load_opt(a.config.as_deref())?;
     let allow = cfg.allow_entries()?;
+    let geoip = cfg.geoip()?.map(std::sync::Arc::new);
     if a.format == Format::Parquet && a.output.is_none() && std::io::stdout().is_terminal() {
         anyhow::bail!("--format parquet writes a file: add --output PATH");
     }
@@ -29,6 +30,9 @@ pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
     let ctx = rt.block_on(async {
         let ctx = midgame_detect::open_session(&a.lake).await?;
         midgame_detect::register_allowlist(&ctx, &allow).await?;
+        if let Some(g) = &geoip {
+            midgame_detect::register_geoip(&ctx, g);
+        }
         anyhow::Ok(ctx)
     })?;
     let mut shell = Shell::new(&ctx, &rt, a.format);

@@ -36,7 +36,129 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
         "ua_browser(user_agent)",
         "Browser family of a user agent (`Chrome`, `Safari`, `Firefox`, `Edge`, ...), as ingest fills `browser`.",
     ),
+    (
+        "geoip_city(ip), geoip_country(ip), geoip_lat(ip), geoip_lon(ip), geoip_asn(ip)",
+        "What the configured GeoIP databases ([geoip] in midgame.toml) say about an address; registered only when one is configured.",
+    ),
 ];
+
+/// Which field a `geoip_*` function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum GeoField {
+    City,
+    Country,
+    Lat,
+    Lon,
+    Asn,
+}
+
+/// `geoip_<field>(ip)` over a GeoIP database.
+#[derive(Debug)]
+struct GeoIpFn {
+    name: &'static str,
+    field: GeoField,
+    db: Arc<midgame_sources::geoip::GeoIp>,
+    signature: Signature,
+}
+
+impl PartialEq for GeoIpFn {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.db, &other.db)
+    }
+}
+
+impl Eq for GeoIpFn {}
+
+impl std::hash::Hash for GeoIpFn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for GeoIpFn {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(match self.field {
+            GeoField::City | GeoField::Country => DataType::Utf8,
+            GeoField::Lat | GeoField::Lon => DataType::Float64,
+            GeoField::Asn => DataType::Int64,
+        })
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let text = to_utf8(&arrays[0])?;
+        let mut cache: std::collections::HashMap<&str, Option<midgame_sources::geoip::Location>> =
+            std::collections::HashMap::new();
+        let found: Vec<Option<midgame_sources::geoip::Location>> = text
+            .as_string::<i32>()
+            .iter()
+            .map(|v| {
+                let v = v?;
+                cache
+                    .entry(v)
+                    .or_insert_with(|| v.trim().parse().ok().and_then(|ip| self.db.lookup(ip)))
+                    .clone()
+            })
+            .collect();
+        let out: ArrayRef = match self.field {
+            GeoField::City => Arc::new(
+                found
+                    .iter()
+                    .map(|l| l.as_ref().and_then(|l| l.city.clone()))
+                    .collect::<StringArray>(),
+            ),
+            GeoField::Country => Arc::new(
+                found
+                    .iter()
+                    .map(|l| l.as_ref().and_then(|l| l.country.clone()))
+                    .collect::<StringArray>(),
+            ),
+            GeoField::Lat => Arc::new(
+                found
+                    .iter()
+                    .map(|l| l.as_ref().and_then(|l| l.lat))
+                    .collect::<Float64Array>(),
+            ),
+            GeoField::Lon => Arc::new(
+                found
+                    .iter()
+                    .map(|l| l.as_ref().and_then(|l| l.lon))
+                    .collect::<Float64Array>(),
+            ),
+            GeoField::Asn => Arc::new(
+                found
+                    .iter()
+                    .map(|l| l.as_ref().and_then(|l| l.asn))
+                    .collect::<arrow::array::Int64Array>(),
+            ),
+        };
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+/// Register `geoip_city`, `geoip_country`, `geoip_lat`, `geoip_lon` and `geoip_asn`
+/// over `db`.
+pub fn register_geoip(ctx: &SessionContext, db: &Arc<midgame_sources::geoip::GeoIp>) {
+    for (name, field) in [
+        ("geoip_city", GeoField::City),
+        ("geoip_country", GeoField::Country),
+        ("geoip_lat", GeoField::Lat),
+        ("geoip_lon", GeoField::Lon),
+        ("geoip_asn", GeoField::Asn),
+    ] {
+        ctx.register_udf(ScalarUDF::from(GeoIpFn {
+            name,
+            field,
+            db: Arc::clone(db),
+            signature: Signature::string(1, Volatility::Immutable),
+        }));
+    }
+}
 
 /// Register every function in `ctx`.
 pub fn register_functions(ctx: &SessionContext) {

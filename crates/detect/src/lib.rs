@@ -27,7 +27,7 @@ pub use allowlist::{AllowEntry, register_allowlist};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::SessionContext;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
-pub use functions::{FUNCTIONS, haversine_km, register_functions};
+pub use functions::{FUNCTIONS, haversine_km, register_functions, register_geoip};
 pub use incidents::{Incident, STAGES, TimelineEntry, correlate};
 pub use views::{VIEWS, register_views};
 
