@@ -147,7 +147,7 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
 }
 
 /// A new file at `path`, refusing to overwrite one.
-fn create_new(path: &Path) -> anyhow::Result<std::io::BufWriter<fs_err::File>> {
+pub(crate) fn create_new(path: &Path) -> anyhow::Result<std::io::BufWriter<fs_err::File>> {
     let file = fs_err::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -403,16 +403,7 @@ impl<'a> Shell<'a> {
     }
 
     fn redirect(&mut self, path: &Path) -> anyhow::Result<()> {
-        fs_err::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .with_context(|| {
-                format!(
-                    "{} exists: midgame never overwrites an output file",
-                    path.display()
-                )
-            })?;
+        crate::detect_cmd::create_new(path)?;
         self.output = Some(path.to_path_buf());
         Ok(())
     }

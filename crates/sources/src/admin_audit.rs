@@ -118,15 +118,7 @@ fn parse_record(
     opts: &ParseOptions,
     out: &mut AdminBuilder,
 ) -> Result<(), String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| format!("not UTF-8 text (byte {} of the record)", e.valid_up_to()))?;
-    let a: Action<'_> = serde_json::from_str(text).map_err(|e| {
-        if text.starts_with('{') {
-            format!("invalid JSON: {e}")
-        } else {
-            "not a JSON object (expected an admin audit action)".to_owned()
-        }
-    })?;
+    let (text, a): (&str, Action<'_>) = crate::json_record(bytes, "an admin audit action")?;
     let time = a.time.value().ok_or("missing `time`")?;
     let time_ms = crate::time::parse_time_ms(time)
         .ok_or_else(|| format!("`time` is not a timestamp: {time:?}"))?;

@@ -276,11 +276,7 @@ impl GeoIp {
         &self,
         batch: &RecordBatch,
     ) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let col = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("no column {name}")))
-        };
+        let col = |name: &str| column(batch, name);
         let ips = col("src_ip")?.as_string::<i32>();
         let lat = col("geo_lat")?.as_primitive::<Float64Type>();
         let lon = col("geo_lon")?.as_primitive::<Float64Type>();
@@ -349,11 +345,7 @@ impl GeoIp {
         &self,
         batch: &RecordBatch,
     ) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let col = |name: &str| {
-            batch
-                .column_by_name(name)
-                .ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("no column {name}")))
-        };
+        let col = |name: &str| column(batch, name);
         let ips = col("src_ip")?.as_string::<i32>();
         let country = col("geo_country")?.as_string::<i32>();
         let asn = col("asn")?.as_primitive::<Int64Type>();
@@ -390,6 +382,15 @@ impl GeoIp {
             ],
         )
     }
+}
+
+fn column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a ArrayRef, arrow::error::ArrowError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("no column {name}")))
 }
 
 fn replace_columns(

@@ -116,6 +116,24 @@ impl fmt::Display for BadRecord {
     }
 }
 
+/// A JSON record's text as `T`, or the one-line reason it is not: not UTF-8, invalid
+/// JSON, or not an object (`what` names what was expected).
+pub(crate) fn json_record<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<(&'a str, T), String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 text (byte {} of the record)", e.valid_up_to()))?;
+    let value = serde_json::from_str(text).map_err(|e| {
+        if text.starts_with('{') {
+            format!("invalid JSON: {e}")
+        } else {
+            format!("not a JSON object (expected {what})")
+        }
+    })?;
+    Ok((text, value))
+}
+
 /// Rows parsed from one chunk.
 #[derive(Debug, Default)]
 pub struct Parsed {

@@ -272,15 +272,7 @@ fn parse_record(
     opts: &ParseOptions,
     out: &mut AuthBuilder,
 ) -> Result<(), String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| format!("not UTF-8 text (byte {} of the record)", e.valid_up_to()))?;
-    let ev: Event<'_> = serde_json::from_str(text).map_err(|e| {
-        if text.starts_with('{') {
-            format!("invalid JSON: {e}")
-        } else {
-            "not a JSON object (expected an Okta System Log event)".to_owned()
-        }
-    })?;
+    let (text, ev): (&str, Event<'_>) = crate::json_record(bytes, "an Okta System Log event")?;
     let event_type = ev.event_type.value().ok_or("missing `eventType`")?;
     let published = ev.published.value().ok_or("missing `published`")?;
     let time_ms = crate::time::parse_time_ms(published)
