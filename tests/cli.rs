@@ -882,6 +882,12 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
          Aug  4 12:50:10 vpn01 : %ASA-6-113039: Group <Staff> User <ACME\\Alice.Lee> IP <198.18.40.7> AnyConnect parent session started.\n",
     )
     .unwrap();
+    std::fs::create_dir_all(logs.join("aws")).unwrap();
+    std::fs::write(
+        logs.join("aws/123456789012_CloudTrail_us-east-1_20220804T1310Z_x.json"),
+        r#"{"Records":[{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Support/Alice.Lee@acme.test"},"eventTime":"2022-08-04T13:10:02Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","sourceIPAddress":"164.92.190.17","userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/104.0.0.0 Safari/537.36","responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"}},{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Support/Alice.Lee@acme.test"},"eventTime":"2022-08-04T13:12:40Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","sourceIPAddress":"164.92.190.17","requestParameters":{"bucketName":"acme-customer-exports","key":"all.csv.gz"},"additionalEventData":{"bytesTransferredOut":734003200}}]}"#,
+    )
+    .unwrap();
     // The VPN log has no locations: a GeoIP database (ip-location-db city CSV) gives them.
     let geoip = dir.path().join("city.csv");
     std::fs::write(
@@ -903,7 +909,7 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("ingested 43 new files"),
+        stderr(&o).contains("ingested 44 new files"),
         "{}",
         stderr(&o)
     );
@@ -913,7 +919,7 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
     );
     assert_eq!(
         out,
-        "source,seen\nadmin-audit,true\ncisco-asa,true\nokta,true\n"
+        "source,seen\nadmin-audit,true\ncisco-asa,true\ncloudtrail,true\nokta,true\n"
     );
     let vpn = sql(
         &lake,
@@ -927,7 +933,7 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
     assert_eq!(
         sql(
             &lake,
-            "SELECT DISTINCT geo_city, geo_country FROM auth WHERE src_ip = '164.92.190.17'"
+            "SELECT DISTINCT geo_city, geo_country FROM auth WHERE src_ip = '164.92.190.17' AND source = 'okta'"
         ),
         "geo_city,geo_country\nAmsterdam,NL\n"
     );

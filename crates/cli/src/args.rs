@@ -68,6 +68,8 @@ pub enum SourceArg {
     AdminAudit,
     /// Cisco ASA / FTD syslog (AnyConnect, WebVPN, IKEv2 remote access).
     CiscoAsa,
+    /// AWS CloudTrail (`{"Records":[...]}` files or one record per line).
+    Cloudtrail,
 }
 
 /// What `raw` keeps.

@@ -47,6 +47,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
             SourceArg::Okta => SourceKind::Okta,
             SourceArg::AdminAudit => SourceKind::AdminAudit,
             SourceArg::CiscoAsa => SourceKind::CiscoAsa,
+            SourceArg::Cloudtrail => SourceKind::Cloudtrail,
         }),
         identities: cfg.identities()?,
         raw: match a.raw {

@@ -23,6 +23,7 @@
 
 pub mod admin_audit;
 pub mod cisco_asa;
+pub mod cloudtrail;
 mod countries;
 mod framing;
 pub mod geoip;
@@ -156,12 +157,15 @@ pub enum SourceKind {
     AdminAudit,
     /// Cisco ASA / FTD syslog: AnyConnect, WebVPN and IKEv2 remote-access sessions.
     CiscoAsa,
+    /// AWS CloudTrail (`{"Records":[...]}` files or one record per line).
+    Cloudtrail,
 }
 
 impl SourceKind {
     /// Every kind, in the order content recognition tries them.
-    pub const ALL: [SourceKind; 3] = [
+    pub const ALL: [SourceKind; 4] = [
         SourceKind::Okta,
+        SourceKind::Cloudtrail,
         SourceKind::AdminAudit,
         SourceKind::CiscoAsa,
     ];
@@ -173,6 +177,7 @@ impl SourceKind {
             SourceKind::Okta => "okta",
             SourceKind::AdminAudit => "admin-audit",
             SourceKind::CiscoAsa => "cisco-asa",
+            SourceKind::Cloudtrail => "cloudtrail",
         }
     }
 
@@ -188,6 +193,8 @@ impl SourceKind {
         chunk.records().take(16).find_map(|r| {
             if okta::looks_like(r.text) {
                 Some(SourceKind::Okta)
+            } else if cloudtrail::looks_like(r.text) {
+                Some(SourceKind::Cloudtrail)
             } else if admin_audit::looks_like(r.text) {
                 Some(SourceKind::AdminAudit)
             } else if cisco_asa::looks_like(r.text) {
@@ -289,6 +296,29 @@ impl SourceKind {
                     "raw",
                 ],
             ),
+            SourceKind::Cloudtrail => (
+                midgame_schema::ADMIN,
+                &[
+                    "time",
+                    "time_ms",
+                    "source",
+                    "tool",
+                    "user",
+                    "user_raw",
+                    "src_ip",
+                    "session_id",
+                    "action",
+                    "activity_id",
+                    "target_type",
+                    "target_id",
+                    "bytes",
+                    "outcome",
+                    "user_agent",
+                    "file",
+                    "line",
+                    "raw",
+                ],
+            ),
         }
     }
 
@@ -299,6 +329,7 @@ impl SourceKind {
             SourceKind::Okta => okta::parse(chunk, opts),
             SourceKind::AdminAudit => admin_audit::parse(chunk, opts),
             SourceKind::CiscoAsa => cisco_asa::parse(chunk, opts),
+            SourceKind::Cloudtrail => cloudtrail::parse(chunk, opts),
         };
         parsed.bad.extend(chunk.bad().iter().cloned());
         parsed

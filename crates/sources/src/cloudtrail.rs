@@ -1,0 +1,314 @@
+//! AWS CloudTrail into `admin` rows (and `ConsoleLogin` also into `auth`).
+//!
+//! Reads the shapes CloudTrail arrives in: the `{"Records":[...]}` files S3 delivery
+//! writes (plain or `.gz`), one record per line (shippers, Panther), and records whose
+//! `eventTime` a shipper replaced with `@timestamp`. The identity is the IAM user name,
+//! the session name of an assumed role (an Identity Center or SAML session is named after
+//! the person), or the ARN for root and services; `eventSource:eventName` becomes the
+//! action (`s3:GetObject`), `additionalEventData.bytesTransferredOut` the bytes.
+
+use std::borrow::Cow;
+
+use midgame_schema::{AdminBuilder, AdminRow, AuthBuilder, AuthRow};
+use serde::Deserialize;
+
+use crate::lenient::{List, Num, Obj, Text};
+use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode, ua};
+
+#[derive(Deserialize, Default)]
+struct Envelope<'a> {
+    #[serde(borrow, default, rename = "Records")]
+    records: Option<Vec<Record<'a>>>,
+    #[serde(flatten, borrow)]
+    record: Record<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Record<'a> {
+    #[serde(borrow, default, rename = "eventTime")]
+    event_time: Text<'a>,
+    #[serde(borrow, default, rename = "@timestamp")]
+    timestamp: Text<'a>,
+    #[serde(borrow, default, rename = "eventSource")]
+    event_source: Text<'a>,
+    #[serde(borrow, default, rename = "eventName")]
+    event_name: Text<'a>,
+    #[serde(borrow, default, rename = "sourceIPAddress")]
+    source_ip: Text<'a>,
+    #[serde(borrow, default, rename = "userAgent")]
+    user_agent: Text<'a>,
+    #[serde(borrow, default, rename = "userIdentity")]
+    identity: Obj<Identity<'a>>,
+    #[serde(borrow, default, rename = "errorCode")]
+    error_code: Text<'a>,
+    #[serde(borrow, default, rename = "errorMessage")]
+    error_message: Text<'a>,
+    #[serde(borrow, default, rename = "responseElements")]
+    response: Obj<Response<'a>>,
+    #[serde(borrow, default, rename = "additionalEventData")]
+    additional: Obj<Additional<'a>>,
+    #[serde(borrow, default, rename = "requestParameters")]
+    request: Obj<Request<'a>>,
+    #[serde(borrow, default)]
+    resources: List<Resource<'a>>,
+    #[serde(borrow, default, rename = "eventID")]
+    event_id: Text<'a>,
+    #[serde(borrow, default, rename = "eventType")]
+    event_type: Text<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Identity<'a> {
+    #[serde(borrow, default, rename = "type")]
+    kind: Text<'a>,
+    #[serde(borrow, default, rename = "userName")]
+    user_name: Text<'a>,
+    #[serde(borrow, default)]
+    arn: Text<'a>,
+    #[serde(borrow, default, rename = "onBehalfOf")]
+    on_behalf_of: Obj<OnBehalfOf<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct OnBehalfOf<'a> {
+    #[serde(borrow, default, rename = "userId")]
+    user_id: Text<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Response<'a> {
+    #[serde(borrow, default, rename = "ConsoleLogin")]
+    console_login: Text<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Additional<'a> {
+    #[serde(default, rename = "bytesTransferredOut")]
+    bytes_out: Num,
+    #[serde(borrow, default, rename = "MFAUsed")]
+    mfa_used: Text<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Request<'a> {
+    #[serde(borrow, default, rename = "bucketName")]
+    bucket: Text<'a>,
+    #[serde(borrow, default)]
+    key: Text<'a>,
+}
+
+#[derive(Deserialize, Default)]
+struct Resource<'a> {
+    #[serde(borrow, default, rename = "ARN")]
+    arn: Text<'a>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Text<'a>,
+}
+
+/// Whether a record looks like CloudTrail.
+#[must_use]
+pub fn looks_like(text: &[u8]) -> bool {
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    text.first() == Some(&b'{')
+        && ((has(b"\"eventSource\"") && has(b"\"eventName\"")) || has(b"{\"Records\""))
+}
+
+/// Parse every record of a chunk.
+#[must_use]
+pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+    let mut admin = AdminBuilder::with_capacity(chunk.len());
+    let mut auth = AuthBuilder::with_capacity(0);
+    let mut bad = Vec::new();
+    let mut skipped = 0;
+    for rec in chunk.records() {
+        match parse_text(rec.text, rec.line, opts, &mut admin, &mut auth) {
+            Ok(n) => skipped += n,
+            Err(reason) => bad.push(BadRecord::new(rec.line, reason, rec.text)),
+        }
+    }
+    Parsed {
+        auth: (!auth.is_empty()).then(|| auth.finish()),
+        admin: (!admin.is_empty()).then(|| admin.finish()),
+        bad,
+        skipped,
+    }
+}
+
+/// The number of records skipped (CloudTrail Insights events: CloudTrail's own analysis,
+/// not an action), or why the record is bad.
+fn parse_text(
+    bytes: &[u8],
+    line: u64,
+    opts: &ParseOptions,
+    admin: &mut AdminBuilder,
+    auth: &mut AuthBuilder,
+) -> Result<u64, String> {
+    let (text, env): (&str, Envelope<'_>) = crate::json_record(bytes, "a CloudTrail record")?;
+    match env.records {
+        // A delivered file: every record, each with the file's line (they share it).
+        Some(records) => {
+            let mut errors = Vec::new();
+            let mut skipped = 0;
+            for (i, r) in records.iter().enumerate() {
+                match add(r, None, line, opts, admin, auth) {
+                    Ok(true) => {}
+                    Ok(false) => skipped += 1,
+                    Err(e) => errors.push(format!("record {}: {e}", i + 1)),
+                }
+            }
+            match errors.first() {
+                None => Ok(skipped),
+                Some(first) if errors.len() == 1 => Err(first.clone()),
+                Some(first) => Err(format!("{first} (and {} more)", errors.len() - 1)),
+            }
+        }
+        None => {
+            add(&env.record, Some(text), line, opts, admin, auth).map(|added| u64::from(!added))
+        }
+    }
+}
+
+/// The person or principal behind a record: (normalised, raw).
+fn identity<'a>(
+    id: Option<&'a Identity<'a>>,
+    opts: &ParseOptions,
+) -> (Option<Cow<'a, str>>, Option<&'a str>) {
+    let Some(id) = id else { return (None, None) };
+    let kind = id.kind.value().unwrap_or("");
+    let arn = id.arn.value();
+    // An assumed role's session is a person when it is named after one (SAML, Identity
+    // Center: `.../role/jdoe@example.com`); otherwise (`i-0317...`, `botocore-session`) it
+    // is the role's session, kept as `role/session` without a default domain.
+    let session = arn
+        .filter(|_| kind == "AssumedRole")
+        .and_then(|a| a.split_once(":assumed-role/").map(|(_, rs)| rs));
+    if let Some(rs) = session {
+        let name = rs.rsplit('/').next().unwrap_or(rs);
+        return if name.contains('@') {
+            (Some(opts.identities.normalise(name)), Some(name))
+        } else {
+            (Some(Cow::Owned(rs.to_lowercase())), Some(rs))
+        };
+    }
+    let person = match kind {
+        "IAMUser" | "IdentityCenterUser" => id.user_name.value(),
+        _ => None,
+    }
+    .or_else(|| id.on_behalf_of.as_ref().and_then(|o| o.user_id.value()));
+    match person {
+        Some(p) => (Some(opts.identities.normalise(p)), Some(p)),
+        // Root, services, anonymous: the ARN as it is (no default domain).
+        None => (arn.map(|a| Cow::Owned(a.to_lowercase())), arn),
+    }
+}
+
+fn add(
+    r: &Record<'_>,
+    text: Option<&str>,
+    line: u64,
+    opts: &ParseOptions,
+    admin: &mut AdminBuilder,
+    auth: &mut AuthBuilder,
+) -> Result<bool, String> {
+    if r.event_type.value() == Some("AwsCloudTrailInsight") {
+        return Ok(false);
+    }
+    let when = r
+        .event_time
+        .value()
+        .or_else(|| r.timestamp.value())
+        .ok_or("missing `eventTime`")?;
+    let time_ms = crate::time::parse_time_ms(when)
+        .ok_or_else(|| format!("`eventTime` is not a timestamp: {when:?}"))?;
+    let source = r.event_source.value().ok_or("missing `eventSource`")?;
+    let name = r.event_name.value().ok_or("missing `eventName`")?;
+    let (user, user_raw) = identity(r.identity.as_ref(), opts);
+    let service = source.split('.').next().unwrap_or(source);
+    let action = format!("{service}:{name}");
+    let failed = r.error_code.value().is_some();
+    let request = r.request.as_ref();
+    let object = request.and_then(|q| {
+        let bucket = q.bucket.value()?;
+        Some(match q.key.value() {
+            Some(k) => format!("{bucket}/{k}"),
+            None => bucket.to_owned(),
+        })
+    });
+    let resource = r.resources.0.first();
+    let target_id = resource
+        .and_then(|x| x.arn.value().map(str::to_owned))
+        .or(object);
+    let target_type = resource.and_then(|x| x.kind.value()).or_else(|| {
+        request.and_then(|q| {
+            q.bucket.value().map(|_| {
+                if q.key.value().is_some() {
+                    "AWS::S3::Object"
+                } else {
+                    "AWS::S3::Bucket"
+                }
+            })
+        })
+    });
+    let raw = match opts.raw {
+        RawMode::Full => text,
+        RawMode::None => None,
+    };
+    let file_line = i64::try_from(line).unwrap_or(i64::MAX);
+    admin.append(&AdminRow {
+        time_ms,
+        source: "cloudtrail",
+        tool: Some(source),
+        user: user.as_deref(),
+        user_raw,
+        src_ip: r
+            .source_ip
+            .value()
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok()),
+        session_id: r.event_id.value(),
+        action: &action,
+        activity_id: crate::admin_audit::activity_of(name),
+        target_type,
+        target_id: target_id.as_deref(),
+        bytes: r.additional.as_ref().and_then(|a| a.bytes_out.as_i64()),
+        outcome: if failed { "failure" } else { "success" },
+        user_agent: r.user_agent.value(),
+        file: &opts.file,
+        line: file_line,
+        raw,
+        ..AdminRow::default()
+    });
+    if name == "ConsoleLogin" {
+        let result = r.response.as_ref().and_then(|x| x.console_login.value());
+        let outcome = match result {
+            Some("Success") => "success",
+            Some(_) => "failure",
+            None if failed => "failure",
+            None => "unknown",
+        };
+        let agent = r.user_agent.value();
+        let mfa = r.additional.as_ref().and_then(|a| a.mfa_used.value());
+        auth.append(&AuthRow {
+            time_ms,
+            source: "cloudtrail",
+            class_uid: 3002,
+            activity_id: 1,
+            event_type: "ConsoleLogin",
+            activity: "Logon",
+            outcome,
+            status_detail: r.error_message.value(),
+            user: user.as_deref(),
+            user_raw,
+            src_ip: r.source_ip.value(),
+            user_agent: agent,
+            os: agent.and_then(ua::os_family),
+            browser: agent.and_then(ua::browser_family),
+            app: Some("AWS Console"),
+            is_mfa: mfa.map(|m| m == "Yes"),
+            file: &opts.file,
+            line: file_line,
+            raw,
+            ..AuthRow::default()
+        });
+    }
+    Ok(true)
+}
