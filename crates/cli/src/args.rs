@@ -70,6 +70,8 @@ pub enum SourceArg {
     CiscoAsa,
     /// AWS CloudTrail (`{"Records":[...]}` files or one record per line).
     Cloudtrail,
+    /// Microsoft Entra ID (Azure AD) sign-in logs.
+    Entra,
 }
 
 /// What `raw` keeps.

@@ -48,6 +48,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
             SourceArg::AdminAudit => SourceKind::AdminAudit,
             SourceArg::CiscoAsa => SourceKind::CiscoAsa,
             SourceArg::Cloudtrail => SourceKind::Cloudtrail,
+            SourceArg::Entra => SourceKind::Entra,
         }),
         identities: cfg.identities()?,
         raw: match a.raw {

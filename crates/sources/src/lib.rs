@@ -25,6 +25,7 @@ pub mod admin_audit;
 pub mod cisco_asa;
 pub mod cloudtrail;
 mod countries;
+pub mod entra;
 mod framing;
 pub mod geoip;
 mod lenient;
@@ -159,13 +160,16 @@ pub enum SourceKind {
     CiscoAsa,
     /// AWS CloudTrail (`{"Records":[...]}` files or one record per line).
     Cloudtrail,
+    /// Microsoft Entra ID (Azure AD) sign-in logs (diagnostic settings or Graph API).
+    Entra,
 }
 
 impl SourceKind {
     /// Every kind, in the order content recognition tries them.
-    pub const ALL: [SourceKind; 4] = [
+    pub const ALL: [SourceKind; 5] = [
         SourceKind::Okta,
         SourceKind::Cloudtrail,
+        SourceKind::Entra,
         SourceKind::AdminAudit,
         SourceKind::CiscoAsa,
     ];
@@ -178,6 +182,7 @@ impl SourceKind {
             SourceKind::AdminAudit => "admin-audit",
             SourceKind::CiscoAsa => "cisco-asa",
             SourceKind::Cloudtrail => "cloudtrail",
+            SourceKind::Entra => "entra",
         }
     }
 
@@ -195,6 +200,8 @@ impl SourceKind {
                 Some(SourceKind::Okta)
             } else if cloudtrail::looks_like(r.text) {
                 Some(SourceKind::Cloudtrail)
+            } else if entra::looks_like(r.text) {
+                Some(SourceKind::Entra)
             } else if admin_audit::looks_like(r.text) {
                 Some(SourceKind::AdminAudit)
             } else if cisco_asa::looks_like(r.text) {
@@ -319,6 +326,39 @@ impl SourceKind {
                     "raw",
                 ],
             ),
+            SourceKind::Entra => (
+                midgame_schema::AUTH,
+                &[
+                    "time",
+                    "time_ms",
+                    "source",
+                    "class_uid",
+                    "activity_id",
+                    "event_type",
+                    "activity",
+                    "outcome",
+                    "status_detail",
+                    "user",
+                    "user_raw",
+                    "src_ip",
+                    "geo_lat",
+                    "geo_lon",
+                    "geo_city",
+                    "geo_country",
+                    "device_id",
+                    "user_agent",
+                    "os",
+                    "browser",
+                    "app",
+                    "session_id",
+                    "is_mfa",
+                    "mfa_factor",
+                    "behaviors",
+                    "file",
+                    "line",
+                    "raw",
+                ],
+            ),
         }
     }
 
@@ -330,6 +370,7 @@ impl SourceKind {
             SourceKind::AdminAudit => admin_audit::parse(chunk, opts),
             SourceKind::CiscoAsa => cisco_asa::parse(chunk, opts),
             SourceKind::Cloudtrail => cloudtrail::parse(chunk, opts),
+            SourceKind::Entra => entra::parse(chunk, opts),
         };
         parsed.bad.extend(chunk.bad().iter().cloned());
         parsed

@@ -1,0 +1,110 @@
+//! Entra ID sign-in logs on real records from `../shared/corpus/entra` (elastic's
+//! diagnostic-settings test log, Sekoia's test records; read in place).
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use midgame_sources::{Framer, ParseOptions, SourceKind};
+
+fn corpus(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/entra")
+        .join(rel)
+}
+
+fn parse(text: &str) -> (RecordBatch, u64, usize) {
+    let mut framer = Framer::new(text.as_bytes());
+    let (mut batches, mut skipped, mut bad) = (Vec::new(), 0, 0);
+    while let Some(chunk) = framer.next_chunk().unwrap() {
+        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::Entra));
+        let p = SourceKind::Entra.parse(&chunk, &ParseOptions::new("entra.json"));
+        batches.extend(p.auth);
+        skipped += p.skipped;
+        bad += p.bad.len();
+    }
+    (
+        arrow::compute::concat_batches(&midgame_schema::auth_schema(), &batches).unwrap(),
+        skipped,
+        bad,
+    )
+}
+
+fn col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let a = arrow::compute::cast(
+        b.column_by_name(name).unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    let a = a.as_string::<i32>();
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i).to_owned()))
+        .collect()
+}
+
+#[test]
+fn diagnostic_settings_sign_ins_map_field_by_field() {
+    let (b, skipped, bad) =
+        parse(&std::fs::read_to_string(corpus("elastic/test-signinlogs-raw.log")).unwrap());
+    assert_eq!((b.num_rows(), skipped, bad), (5, 0, 0));
+    let interactive = col(&b, "event_type")
+        .iter()
+        .position(|c| c.as_deref() == Some("SignInLogs"))
+        .unwrap();
+    let at = |name: &str| col(&b, name)[interactive].clone();
+    assert_eq!(at("user").as_deref(), Some("test@elastic.co"));
+    assert_eq!(at("activity").as_deref(), Some("Logon"));
+    assert_eq!(at("outcome").as_deref(), Some("failure"), "errorCode 50140");
+    assert_eq!(at("src_ip").as_deref(), Some("81.2.69.144"));
+    assert_eq!(at("geo_city").as_deref(), Some("Champs-Sur-Marne"));
+    assert_eq!(at("geo_country").as_deref(), Some("FR"));
+    assert_eq!(at("geo_lat").as_deref(), Some("48.12341234"));
+    assert_eq!(at("os").as_deref(), Some("Mac OS X"));
+    assert_eq!(at("browser").as_deref(), Some("Chrome"));
+    assert_eq!(at("app").as_deref(), Some("Office 365"));
+    assert_eq!(
+        at("session_id").as_deref(),
+        Some("8a4de8b5-095c-47d0-a96f-a75130c61d53")
+    );
+    assert_eq!(at("device_id"), None, "an empty deviceId is none");
+    // createdDateTime -05:00 is 09:45:48.072 UTC.
+    assert_eq!(at("time_ms").as_deref(), Some("1571391948072"));
+    let activities = col(&b, "activity");
+    assert_eq!(
+        activities
+            .iter()
+            .filter(|a| a.as_deref() == Some("SSO"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        activities
+            .iter()
+            .filter(|a| a.as_deref() == Some("Service Logon"))
+            .count(),
+        3,
+        "service principals and managed identities are not people signing in"
+    );
+}
+
+#[test]
+fn sign_ins_are_rows_and_other_entra_records_are_skipped() {
+    let text: Vec<String> = std::fs::read_to_string(corpus("sekoia-azure-ad.messages.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            let rec: serde_json::Value =
+                serde_json::from_str(v["message"].as_str().unwrap()).unwrap();
+            rec.to_string()
+        })
+        .collect();
+    let (b, skipped, bad) = parse(&text.join("\n"));
+    assert_eq!(bad, 0);
+    assert_eq!(b.num_rows() as u64 + skipped, text.len() as u64);
+    assert_eq!(
+        b.num_rows(),
+        8,
+        "6 interactive, 1 non-interactive, 1 service principal"
+    );
+    assert!(skipped >= 11, "audit logs, Graph activity, risk events");
+}
