@@ -72,6 +72,8 @@ pub enum SourceArg {
     Cloudtrail,
     /// Microsoft Entra ID (Azure AD) sign-in logs.
     Entra,
+    /// OpenVPN server log.
+    Openvpn,
 }
 
 /// What `raw` keeps.

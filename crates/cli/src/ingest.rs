@@ -49,6 +49,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
             SourceArg::CiscoAsa => SourceKind::CiscoAsa,
             SourceArg::Cloudtrail => SourceKind::Cloudtrail,
             SourceArg::Entra => SourceKind::Entra,
+            SourceArg::Openvpn => SourceKind::Openvpn,
         }),
         identities: cfg.identities()?,
         raw: match a.raw {

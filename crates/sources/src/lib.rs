@@ -30,6 +30,7 @@ mod framing;
 pub mod geoip;
 mod lenient;
 pub mod okta;
+pub mod openvpn;
 pub mod time;
 pub mod ua;
 
@@ -162,16 +163,19 @@ pub enum SourceKind {
     Cloudtrail,
     /// Microsoft Entra ID (Azure AD) sign-in logs (diagnostic settings or Graph API).
     Entra,
+    /// OpenVPN server log.
+    Openvpn,
 }
 
 impl SourceKind {
     /// Every kind, in the order content recognition tries them.
-    pub const ALL: [SourceKind; 5] = [
+    pub const ALL: [SourceKind; 6] = [
         SourceKind::Okta,
         SourceKind::Cloudtrail,
         SourceKind::Entra,
         SourceKind::AdminAudit,
         SourceKind::CiscoAsa,
+        SourceKind::Openvpn,
     ];
 
     /// The name used on the command line and in the `source` column.
@@ -183,6 +187,7 @@ impl SourceKind {
             SourceKind::CiscoAsa => "cisco-asa",
             SourceKind::Cloudtrail => "cloudtrail",
             SourceKind::Entra => "entra",
+            SourceKind::Openvpn => "openvpn",
         }
     }
 
@@ -206,6 +211,8 @@ impl SourceKind {
                 Some(SourceKind::AdminAudit)
             } else if cisco_asa::looks_like(r.text) {
                 Some(SourceKind::CiscoAsa)
+            } else if openvpn::looks_like(r.text) {
+                Some(SourceKind::Openvpn)
             } else {
                 None
             }
@@ -359,6 +366,25 @@ impl SourceKind {
                     "raw",
                 ],
             ),
+            SourceKind::Openvpn => (
+                midgame_schema::AUTH,
+                &[
+                    "time",
+                    "time_ms",
+                    "source",
+                    "class_uid",
+                    "activity_id",
+                    "event_type",
+                    "activity",
+                    "outcome",
+                    "user",
+                    "user_raw",
+                    "src_ip",
+                    "file",
+                    "line",
+                    "raw",
+                ],
+            ),
         }
     }
 
@@ -371,6 +397,7 @@ impl SourceKind {
             SourceKind::CiscoAsa => cisco_asa::parse(chunk, opts),
             SourceKind::Cloudtrail => cloudtrail::parse(chunk, opts),
             SourceKind::Entra => entra::parse(chunk, opts),
+            SourceKind::Openvpn => openvpn::parse(chunk, opts),
         };
         parsed.bad.extend(chunk.bad().iter().cloned());
         parsed

@@ -1,0 +1,130 @@
+//! OpenVPN server log on real lines from `../shared/corpus/vpn-openvpn` (Sekoia's test
+//! lines, Wazuh's LDAP lines; read in place).
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use midgame_sources::{BadRecord, Framer, ParseOptions, SourceKind};
+
+fn corpus(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/vpn-openvpn")
+        .join(rel)
+}
+
+fn parse(text: &str, opts: &ParseOptions) -> (RecordBatch, u64, Vec<BadRecord>) {
+    let mut framer = Framer::new(text.as_bytes());
+    let (mut batches, mut skipped, mut bad) = (Vec::new(), 0, Vec::new());
+    while let Some(chunk) = framer.next_chunk().unwrap() {
+        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::Openvpn));
+        let p = SourceKind::Openvpn.parse(&chunk, opts);
+        batches.extend(p.auth);
+        skipped += p.skipped;
+        bad.extend(p.bad);
+    }
+    (
+        arrow::compute::concat_batches(&midgame_schema::auth_schema(), &batches).unwrap(),
+        skipped,
+        bad,
+    )
+}
+
+fn col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let a = arrow::compute::cast(
+        b.column_by_name(name).unwrap(),
+        &arrow::datatypes::DataType::Utf8,
+    )
+    .unwrap();
+    let a = a.as_string::<i32>();
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i).to_owned()))
+        .collect()
+}
+
+fn sekoia_lines() -> Vec<String> {
+    std::fs::read_to_string(corpus("sekoia-openvpn.messages.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| v["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn connections_and_authentications_become_rows_and_the_rest_is_skipped() {
+    let lines = sekoia_lines();
+    let (b, skipped, bad) = parse(&lines.join("\n"), &ParseOptions::new("openvpn.log"));
+    // One authentication failure in the corpus has lost its time: it is quarantined, not
+    // guessed.
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(
+        bad[0]
+            .text
+            .starts_with("Incorrect password supplied for LDAP DN")
+    );
+    assert_eq!(bad[0].reason, "no timestamp at the start of the line");
+    assert_eq!(
+        b.num_rows() as u64 + skipped + bad.len() as u64,
+        lines.len() as u64,
+        "every line accounted for"
+    );
+    // activity, outcome, user, address of each row
+    let rows: Vec<[Option<String>; 4]> = (0..b.num_rows())
+        .map(|i| ["activity", "outcome", "user", "src_ip"].map(|c| col(&b, c)[i].clone()))
+        .collect();
+    let s = |v: &str| Some(v.to_owned());
+    assert!(
+        rows.contains(&[s("Logon"), s("success"), s("client01"), s("165.225.204.88")]),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&[
+            s("AAA Auth"),
+            s("success"),
+            s("user-placeholder1"),
+            s("192.0.2.12")
+        ]),
+        "{rows:?}"
+    );
+    let logon = col(&b, "activity")
+        .iter()
+        .position(|a| a.as_deref() == Some("Logon"))
+        .unwrap();
+    assert_eq!(
+        col(&b, "time_ms")[logon].as_deref(),
+        Some("1698764999000"),
+        "2023-10-31 15:09:59 UTC"
+    );
+    let ok = col(&b, "user")
+        .iter()
+        .position(|u| u.as_deref() == Some("user-placeholder1"))
+        .unwrap();
+    assert_eq!(
+        col(&b, "time_ms")[ok].as_deref(),
+        Some("1754987189000"),
+        "Tue Aug 12 08:26:29 2025"
+    );
+}
+
+#[test]
+fn syslog_framed_lines_take_the_year_given_and_lines_without_a_time_are_bad() {
+    let text = std::fs::read_to_string(corpus("wazuh/openvpn_ldap.lines.derived.log")).unwrap();
+    let mut opts = ParseOptions::new("openvpn.log");
+    opts.default_year = Some(2024);
+    let (b, skipped, bad) = parse(&text, &opts);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(
+        (b.num_rows(), skipped),
+        (1, 1),
+        "the LDAP bind failure itself names nobody"
+    );
+    assert_eq!(col(&b, "user")[0].as_deref(), Some("harry t. hacker"));
+    assert_eq!(
+        col(&b, "time_ms")[0].as_deref(),
+        Some("1706451949000"),
+        "2024-01-28 14:25:49"
+    );
+    let (_, _, bad) = parse(&text, &ParseOptions::new("openvpn.log"));
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].reason.contains("give --year"), "{}", bad[0].reason);
+}
