@@ -74,6 +74,8 @@ pub enum SourceArg {
     Entra,
     /// OpenVPN server log.
     Openvpn,
+    /// Palo Alto Networks GlobalProtect (PAN-OS syslog CSV).
+    Globalprotect,
 }
 
 /// What `raw` keeps.

@@ -50,6 +50,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
             SourceArg::Cloudtrail => SourceKind::Cloudtrail,
             SourceArg::Entra => SourceKind::Entra,
             SourceArg::Openvpn => SourceKind::Openvpn,
+            SourceArg::Globalprotect => SourceKind::Globalprotect,
         }),
         identities: cfg.identities()?,
         raw: match a.raw {

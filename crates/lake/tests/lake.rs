@@ -238,7 +238,7 @@ fn an_unrecognised_format_names_the_file() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: unrecognised log format (none of: okta, cloudtrail, entra, admin-audit, cisco-asa, openvpn); name it with --source",
+            "{}: unrecognised log format (none of: okta, cloudtrail, entra, admin-audit, cisco-asa, globalprotect, openvpn); name it with --source",
             f.display()
         )
     );

@@ -28,6 +28,7 @@ mod countries;
 pub mod entra;
 mod framing;
 pub mod geoip;
+pub mod globalprotect;
 mod lenient;
 pub mod okta;
 pub mod openvpn;
@@ -165,16 +166,19 @@ pub enum SourceKind {
     Entra,
     /// OpenVPN server log.
     Openvpn,
+    /// Palo Alto Networks GlobalProtect (PAN-OS syslog CSV, log type GLOBALPROTECT).
+    Globalprotect,
 }
 
 impl SourceKind {
     /// Every kind, in the order content recognition tries them.
-    pub const ALL: [SourceKind; 6] = [
+    pub const ALL: [SourceKind; 7] = [
         SourceKind::Okta,
         SourceKind::Cloudtrail,
         SourceKind::Entra,
         SourceKind::AdminAudit,
         SourceKind::CiscoAsa,
+        SourceKind::Globalprotect,
         SourceKind::Openvpn,
     ];
 
@@ -188,6 +192,7 @@ impl SourceKind {
             SourceKind::Cloudtrail => "cloudtrail",
             SourceKind::Entra => "entra",
             SourceKind::Openvpn => "openvpn",
+            SourceKind::Globalprotect => "globalprotect",
         }
     }
 
@@ -211,6 +216,8 @@ impl SourceKind {
                 Some(SourceKind::AdminAudit)
             } else if cisco_asa::looks_like(r.text) {
                 Some(SourceKind::CiscoAsa)
+            } else if globalprotect::looks_like(r.text) {
+                Some(SourceKind::Globalprotect)
             } else if openvpn::looks_like(r.text) {
                 Some(SourceKind::Openvpn)
             } else {
@@ -385,6 +392,30 @@ impl SourceKind {
                     "raw",
                 ],
             ),
+            SourceKind::Globalprotect => (
+                midgame_schema::AUTH,
+                &[
+                    "time",
+                    "time_ms",
+                    "source",
+                    "class_uid",
+                    "activity_id",
+                    "event_type",
+                    "activity",
+                    "outcome",
+                    "status_detail",
+                    "user",
+                    "user_raw",
+                    "src_ip",
+                    "device_id",
+                    "os",
+                    "app",
+                    "duration_s",
+                    "file",
+                    "line",
+                    "raw",
+                ],
+            ),
         }
     }
 
@@ -398,6 +429,7 @@ impl SourceKind {
             SourceKind::Cloudtrail => cloudtrail::parse(chunk, opts),
             SourceKind::Entra => entra::parse(chunk, opts),
             SourceKind::Openvpn => openvpn::parse(chunk, opts),
+            SourceKind::Globalprotect => globalprotect::parse(chunk, opts),
         };
         parsed.bad.extend(chunk.bad().iter().cloned());
         parsed

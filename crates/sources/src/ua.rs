@@ -24,8 +24,19 @@ pub fn os_family(text: &str) -> Option<&'static str> {
     ];
     families
         .iter()
-        .find(|(keys, _)| keys.iter().any(|k| t.contains(k)))
+        .find(|(keys, _)| keys.iter().any(|k| has_word(&t, k)))
         .map(|(_, f)| *f)
+}
+
+/// Whether `key` starts a word in `text` (`cros` in `X11; CrOS x86_64`, not in
+/// `Microsoft`; `ios` in `iOS 16`, not in `BIOS`).
+fn has_word(text: &str, key: &str) -> bool {
+    text.match_indices(key).any(|(i, _)| {
+        text[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphabetic())
+    })
 }
 
 /// The browser family of a vendor label (`CHROME`, `Chrome 120.0`) or a raw user agent.
@@ -68,6 +79,19 @@ pub fn browser_family(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_names_inside_other_words_do_not_count() {
+        assert_eq!(
+            os_family("Microsoft Windows 10 Pro , 64-bit"),
+            Some("Windows")
+        );
+        assert_eq!(
+            os_family("Mozilla/5.0 (X11; CrOS x86_64 14541.0.0)"),
+            Some("Chrome OS")
+        );
+        assert_eq!(os_family("iOS 16.1"), Some("iOS"));
+    }
 
     const MAC_CHROME: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.83 Safari/537.36";
     const WIN_EDGE: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91";
