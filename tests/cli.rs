@@ -969,3 +969,59 @@ fn a_mixed_folder_ingests_in_one_call_under_one_identity() {
         stdout(&o)
     );
 }
+
+/// An admin tool's own JSON audit log, read through a mapping file.
+#[test]
+fn ingest_reads_an_admin_tools_own_log_through_a_mapping_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("billing-2022-08-04.json");
+    std::fs::write(
+        &log,
+        "{\"ts\":\"04/08/2022 10:12:33\",\"who\":{\"email\":\"JDoe@Acme.test\"},\"what\":\"invoice.export\",\"size\":5242880}\n{\"ts\":\"yesterday\",\"who\":{\"email\":\"x@acme.test\"},\"what\":\"invoice.view\"}\n",
+    )
+    .unwrap();
+    let mapping = dir.path().join("billing.toml");
+    std::fs::write(
+        &mapping,
+        "time = \"/ts\"\ntime_format = \"%d/%m/%Y %H:%M:%S\"\nactor = \"/who/email\"\naction = \"/what\"\nbytes = \"/size\"\n[constants]\ntool = \"billing-admin\"\n",
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    let o = midgame(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--mapping",
+        mapping.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(":2: `time` \"yesterday\" does not match"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        sql(
+            &lake,
+            "SELECT time, user, tool, action, activity_id, bytes FROM admin"
+        ),
+        "time,user,tool,action,activity_id,bytes\n2022-08-04T10:12:33Z,jdoe@acme.test,billing-admin,invoice.export,7,5242880\n"
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "time = \"/ts\"\n").unwrap();
+    let o = midgame(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--mapping",
+        bad.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("bad.toml: `actor` is required"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -113,6 +113,10 @@ pub struct IngestArgs {
     /// the file's modification time).
     #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i32).range(1970..=2100))]
     pub year: Option<i32>,
+    /// A mapping file (TOML: our field = JSON pointer, plus `time_format`) that reads an
+    /// admin tool's own audit JSON as `admin-audit` (implies `--source admin-audit`).
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub mapping: Option<PathBuf>,
     /// GeoIP city database (MaxMind `.mmdb` or ip-location-db CSV): locates rows whose
     /// source gives no location (overrides `[geoip]` in the config).
     #[arg(long, value_name = "FILE", value_parser = existing_file)]

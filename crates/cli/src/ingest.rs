@@ -42,16 +42,33 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         Some(city) => Some(midgame_sources::geoip::GeoIp::open(city, None)?),
         None => cfg.geoip()?,
     };
+    let admin_mapping = match &a.mapping {
+        Some(p) => Some(std::sync::Arc::new(
+            midgame_sources::mapping::AdminMapping::load(p)?,
+        )),
+        None => None,
+    };
+    if admin_mapping.is_some()
+        && a.source
+            .is_some_and(|s| !matches!(s, SourceArg::AdminAudit))
+    {
+        anyhow::bail!(
+            "--mapping reads admin audit logs: it goes with --source admin-audit (or no --source)"
+        );
+    }
     let opts = IngestOptions {
-        source: a.source.map(|s| match s {
-            SourceArg::Okta => SourceKind::Okta,
-            SourceArg::AdminAudit => SourceKind::AdminAudit,
-            SourceArg::CiscoAsa => SourceKind::CiscoAsa,
-            SourceArg::Cloudtrail => SourceKind::Cloudtrail,
-            SourceArg::Entra => SourceKind::Entra,
-            SourceArg::Openvpn => SourceKind::Openvpn,
-            SourceArg::Globalprotect => SourceKind::Globalprotect,
-        }),
+        source: a
+            .source
+            .map(|s| match s {
+                SourceArg::Okta => SourceKind::Okta,
+                SourceArg::AdminAudit => SourceKind::AdminAudit,
+                SourceArg::CiscoAsa => SourceKind::CiscoAsa,
+                SourceArg::Cloudtrail => SourceKind::Cloudtrail,
+                SourceArg::Entra => SourceKind::Entra,
+                SourceArg::Openvpn => SourceKind::Openvpn,
+                SourceArg::Globalprotect => SourceKind::Globalprotect,
+            })
+            .or(admin_mapping.is_some().then_some(SourceKind::AdminAudit)),
         identities: cfg.identities()?,
         raw: match a.raw {
             RawArg::Full => RawMode::Full,
@@ -60,6 +77,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         year: a.year,
         utc_offset_minutes: a.tz,
         geoip: geoip.map(std::sync::Arc::new),
+        admin_mapping: admin_mapping.clone(),
         ..IngestOptions::default()
     };
     let lake =

@@ -38,6 +38,8 @@ pub struct IngestOptions {
     pub utc_offset_minutes: i32,
     /// GeoIP databases: fill the location (and network) of rows whose source has none.
     pub geoip: Option<std::sync::Arc<midgame_sources::geoip::GeoIp>>,
+    /// How an admin tool's own audit JSON maps to `admin` (`--mapping`).
+    pub admin_mapping: Option<std::sync::Arc<midgame_sources::mapping::AdminMapping>>,
 }
 
 impl Default for IngestOptions {
@@ -51,6 +53,7 @@ impl Default for IngestOptions {
             year: None,
             utc_offset_minutes: 0,
             geoip: None,
+            admin_mapping: None,
         }
     }
 }
@@ -362,6 +365,7 @@ impl Lake {
                 reference_day
             },
             utc_offset_minutes: opts.utc_offset_minutes,
+            admin_mapping: opts.admin_mapping.clone(),
         };
         let group = rayon::current_num_threads().max(1);
         let chunk_bytes = opts.chunk_bytes;

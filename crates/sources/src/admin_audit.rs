@@ -118,7 +118,17 @@ fn parse_record(
     opts: &ParseOptions,
     out: &mut AdminBuilder,
 ) -> Result<(), String> {
-    let (text, a): (&str, Action<'_>) = crate::json_record(bytes, "an admin audit action")?;
+    let mapped;
+    let (text, a): (&str, Action<'_>) = match &opts.admin_mapping {
+        None => crate::json_record(bytes, "an admin audit action")?,
+        Some(mapping) => {
+            let (text, record): (&str, serde_json::Value) =
+                crate::json_record(bytes, "an admin audit record")?;
+            mapped = mapping.apply(&record)?.to_string();
+            let action = serde_json::from_str(&mapped).map_err(|e| e.to_string())?;
+            (text, action)
+        }
+    };
     let time = a.time.value().ok_or("missing `time`")?;
     let time_ms = crate::time::parse_time_ms(time)
         .ok_or_else(|| format!("`time` is not a timestamp: {time:?}"))?;

@@ -30,7 +30,7 @@ pub fn looks_like(text: &[u8]) -> bool {
     tag(text).is_some()
 }
 
-/// Position and parts of the `%ASA-6-113039:` tag: (start, severity, message id, body start).
+/// Position and parts of the `%ASA-6-113039:` tag (some devices leave out the colon): (start, severity, message id, body start).
 fn tag(text: &[u8]) -> Option<(usize, u8, u32, usize)> {
     let mut from = 0;
     while let Some(p) = text[from..].iter().position(|b| *b == b'%') {
@@ -46,7 +46,7 @@ fn tag(text: &[u8]) -> Option<(usize, u8, u32, usize)> {
                 && r[0].is_ascii_digit()
                 && r[1] == b'-'
                 && r[2..8].iter().all(u8::is_ascii_digit)
-                && r[8] == b':'
+                && (r[8] == b':' || r[8] == b' ')
             {
                 let id = std::str::from_utf8(&r[2..8]).ok()?.parse().ok()?;
                 return Some((at, r[0] - b'0', id, at + 1 + prefix.len() + 9));
@@ -263,7 +263,7 @@ fn parse_line(
     let text = std::str::from_utf8(bytes)
         .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))?;
     let (start, _severity, id, body_at) =
-        tag(bytes).ok_or("not a Cisco ASA message (no %ASA-n-nnnnnn: tag)")?;
+        tag(bytes).ok_or("not a Cisco ASA message (no %ASA-n-nnnnnn tag)")?;
     let Some((activity, outcome, class_uid, activity_id)) = meaning(id, &text[body_at..]) else {
         return Ok(false);
     };

@@ -109,8 +109,13 @@ struct Mfa<'a> {
 #[must_use]
 pub fn looks_like(text: &[u8]) -> bool {
     let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    let has_ci = |needle: &[u8]| {
+        text.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
     text.first() == Some(&b'{')
-        && (has(b"Microsoft.aadiam")
+        && (has_ci(b"/providers/microsoft.aadiam")
+            || has(b"SignInLogs\"")
             || (has(b"\"userPrincipalName\"") && has(b"\"createdDateTime\"")))
 }
 

@@ -30,6 +30,7 @@ mod framing;
 pub mod geoip;
 pub mod globalprotect;
 mod lenient;
+pub mod mapping;
 pub mod okta;
 pub mod openvpn;
 pub mod time;
@@ -70,6 +71,8 @@ pub struct ParseOptions {
     pub reference_day: Option<chrono::NaiveDate>,
     /// Minutes east of UTC of zone-less device timestamps (`--tz`; 0: UTC).
     pub utc_offset_minutes: i32,
+    /// How an admin tool's own audit JSON maps to `admin` (for `admin-audit`).
+    pub admin_mapping: Option<std::sync::Arc<mapping::AdminMapping>>,
 }
 
 impl ParseOptions {
@@ -83,6 +86,7 @@ impl ParseOptions {
             default_year: None,
             reference_day: None,
             utc_offset_minutes: 0,
+            admin_mapping: None,
         }
     }
 }

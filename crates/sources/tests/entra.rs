@@ -108,3 +108,19 @@ fn sign_ins_are_rows_and_other_entra_records_are_skipped() {
     );
     assert!(skipped >= 11, "audit logs, Graph activity, risk events");
 }
+
+#[test]
+fn a_broken_record_is_quarantined_with_its_line_and_the_rest_kept() {
+    let good = std::fs::read_to_string(corpus("elastic/test-signinlogs-raw.log")).unwrap();
+    let first = good.lines().next().unwrap();
+    let text = format!(
+        "{first}\n{{\"category\":\"SignInLogs\",\"properties\":{{\"userPrincipalName\":\"a@b.c\"}}}}\n{{\"category\": \"SignInLogs\",\n"
+    );
+    let mut framer = Framer::new(text.as_bytes());
+    let chunk = framer.next_chunk().unwrap().unwrap();
+    let p = SourceKind::Entra.parse(&chunk, &ParseOptions::new("entra.json"));
+    assert_eq!(p.auth.unwrap().num_rows(), 1);
+    let bad: Vec<(u64, &str)> = p.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+    assert_eq!(bad[0], (2, "missing `createdDateTime`"));
+    assert_eq!(bad[1].0, 3);
+}
