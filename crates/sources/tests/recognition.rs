@@ -71,10 +71,13 @@ fn every_native_corpus_file_is_recognised_as_its_source() {
     }
 }
 
+/// A derived message list, its source, and which of its records are that vendor's own.
+type List = (&'static str, SourceKind, fn(&str) -> bool);
+
 #[test]
 fn every_vendor_record_is_recognised_as_its_source() {
     // (list, source, which records are that vendor's own format)
-    let lists: [(&str, SourceKind, fn(&str) -> bool); 6] = [
+    let lists: [List; 6] = [
         (
             "okta/sekoia-okta-system-logs.messages.ndjson",
             SourceKind::Okta,
