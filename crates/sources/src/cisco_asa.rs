@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use chrono::NaiveDate;
 use midgame_schema::{AuthBuilder, AuthRow};
 
-use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode};
+use crate::{Chunk, ParseOptions, Parsed, RawMode};
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -235,22 +235,7 @@ fn meaning(id: u32, body: &str) -> Option<(&'static str, &'static str, i32, i32)
 /// Parse every line of a chunk.
 #[must_use]
 pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-    let mut builder = AuthBuilder::with_capacity(chunk.len());
-    let mut bad = Vec::new();
-    let mut skipped = 0;
-    for rec in chunk.records() {
-        match parse_line(rec.text, rec.line, opts, &mut builder) {
-            Ok(true) => {}
-            Ok(false) => skipped += 1,
-            Err(reason) => bad.push(BadRecord::new(rec.line, reason, rec.text)),
-        }
-    }
-    Parsed {
-        auth: (!builder.is_empty()).then(|| builder.finish()),
-        admin: None,
-        bad,
-        skipped,
-    }
+    crate::auth_rows(chunk, opts, parse_line)
 }
 
 /// `Ok(true)`: a row; `Ok(false)`: an ASA message no table needs.

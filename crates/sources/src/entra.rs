@@ -11,7 +11,7 @@ use midgame_schema::{AuthBuilder, AuthRow};
 use serde::Deserialize;
 
 use crate::lenient::{Flag, Num, Obj, Text};
-use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode, country_code, ua};
+use crate::{Chunk, ParseOptions, Parsed, RawMode, country_code, ua};
 
 #[derive(Deserialize, Default)]
 struct Envelope<'a> {
@@ -122,22 +122,7 @@ pub fn looks_like(text: &[u8]) -> bool {
 /// Parse every record of a chunk.
 #[must_use]
 pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-    let mut builder = AuthBuilder::with_capacity(chunk.len());
-    let mut bad = Vec::new();
-    let mut skipped = 0;
-    for rec in chunk.records() {
-        match parse_record(rec.text, rec.line, opts, &mut builder) {
-            Ok(true) => {}
-            Ok(false) => skipped += 1,
-            Err(reason) => bad.push(BadRecord::new(rec.line, reason, rec.text)),
-        }
-    }
-    Parsed {
-        auth: (!builder.is_empty()).then(|| builder.finish()),
-        admin: None,
-        bad,
-        skipped,
-    }
+    crate::auth_rows(chunk, opts, parse_record)
 }
 
 fn parse_record(

@@ -12,7 +12,7 @@
 
 use midgame_schema::{AuthBuilder, AuthRow};
 
-use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode, ua};
+use crate::{Chunk, ParseOptions, Parsed, RawMode, ua};
 
 /// Whether a line looks like a PAN-OS GlobalProtect log line.
 #[must_use]
@@ -76,22 +76,7 @@ fn time_ms(text: &str, opts: &ParseOptions) -> Option<i64> {
 /// Parse every line of a chunk.
 #[must_use]
 pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-    let mut builder = AuthBuilder::with_capacity(chunk.len());
-    let mut bad = Vec::new();
-    let mut skipped = 0;
-    for rec in chunk.records() {
-        match parse_line(rec.text, rec.line, opts, &mut builder) {
-            Ok(true) => {}
-            Ok(false) => skipped += 1,
-            Err(reason) => bad.push(BadRecord::new(rec.line, reason, rec.text)),
-        }
-    }
-    Parsed {
-        auth: (!builder.is_empty()).then(|| builder.finish()),
-        admin: None,
-        bad,
-        skipped,
-    }
+    crate::auth_rows(chunk, opts, parse_line)
 }
 
 fn parse_line(

@@ -142,6 +142,31 @@ pub(crate) fn json_record<'a, T: serde::Deserialize<'a>>(
     Ok((text, value))
 }
 
+/// Parse each record of `chunk` into `auth` rows with `row`: `Ok(true)` made a row,
+/// `Ok(false)` is a record no table needs (counted as skipped), `Err` a bad record.
+pub(crate) fn auth_rows(
+    chunk: &Chunk,
+    opts: &ParseOptions,
+    row: impl Fn(&[u8], u64, &ParseOptions, &mut midgame_schema::AuthBuilder) -> Result<bool, String>,
+) -> Parsed {
+    let mut builder = midgame_schema::AuthBuilder::with_capacity(chunk.len());
+    let mut bad = Vec::new();
+    let mut skipped = 0;
+    for rec in chunk.records() {
+        match row(rec.text, rec.line, opts, &mut builder) {
+            Ok(true) => {}
+            Ok(false) => skipped += 1,
+            Err(reason) => bad.push(BadRecord::new(rec.line, reason, rec.text)),
+        }
+    }
+    Parsed {
+        auth: (!builder.is_empty()).then(|| builder.finish()),
+        admin: None,
+        bad,
+        skipped,
+    }
+}
+
 /// Rows parsed from one chunk.
 #[derive(Debug, Default)]
 pub struct Parsed {

@@ -10,7 +10,7 @@ use midgame_schema::{AuthBuilder, AuthRow};
 use serde::Deserialize;
 
 use crate::lenient::{Flag, List, Num, Obj, Text};
-use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode, country_code, ua};
+use crate::{Chunk, ParseOptions, Parsed, RawMode, country_code, ua};
 
 #[derive(Deserialize, Default)]
 struct Event<'a> {
@@ -251,19 +251,9 @@ fn outcome(result: Option<&str>) -> &'static str {
 /// Parse every record of a chunk into `auth` rows.
 #[must_use]
 pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-    let mut builder = AuthBuilder::with_capacity(chunk.len());
-    let mut bad = Vec::new();
-    for rec in chunk.records() {
-        if let Err(reason) = parse_record(rec.text, rec.line, opts, &mut builder) {
-            bad.push(BadRecord::new(rec.line, reason, rec.text));
-        }
-    }
-    Parsed {
-        auth: (!builder.is_empty()).then(|| builder.finish()),
-        admin: None,
-        bad,
-        skipped: 0,
-    }
+    crate::auth_rows(chunk, opts, |bytes, line, opts, out| {
+        parse_record(bytes, line, opts, out).map(|()| true)
+    })
 }
 
 fn parse_record(

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use chrono::NaiveDate;
 use midgame_schema::{AuthBuilder, AuthRow};
 
-use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode};
+use crate::{Chunk, ParseOptions, Parsed, RawMode};
 
 const MARKERS: [&str; 7] = [
     "Peer Connection Initiated",
@@ -124,22 +124,7 @@ fn quoted<'a>(text: &'a str, after: &str, quote: char) -> Option<&'a str> {
 /// Parse every line of a chunk.
 #[must_use]
 pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-    let mut builder = AuthBuilder::with_capacity(chunk.len());
-    let mut bad = Vec::new();
-    let mut skipped = 0;
-    for rec in chunk.records() {
-        match parse_line(rec.text, rec.line, opts, &mut builder) {
-            Ok(true) => {}
-            Ok(false) => skipped += 1,
-            Err(reason) => bad.push(BadRecord::new(rec.line, reason, rec.text)),
-        }
-    }
-    Parsed {
-        auth: (!builder.is_empty()).then(|| builder.finish()),
-        admin: None,
-        bad,
-        skipped,
-    }
+    crate::auth_rows(chunk, opts, parse_line)
 }
 
 /// What a line says: (activity, outcome, user, address, event).
