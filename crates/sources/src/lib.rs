@@ -255,21 +255,39 @@ impl SourceKind {
         })
     }
 
-    /// The table this source writes and the columns it can fill (the rest stay null).
+    /// The table this source writes and the columns it can fill (the rest stay null):
+    /// the columns every source of that table fills, then its own.
     #[must_use]
-    pub fn fills(self) -> (&'static str, &'static [&'static str]) {
-        match self {
+    pub fn fills(self) -> (&'static str, Vec<&'static str>) {
+        // Every row of a table has its time, source, what happened, and provenance.
+        const AUTH_ALWAYS: [&str; 11] = [
+            "time",
+            "time_ms",
+            "source",
+            "class_uid",
+            "activity_id",
+            "event_type",
+            "activity",
+            "outcome",
+            "file",
+            "line",
+            "raw",
+        ];
+        const ADMIN_ALWAYS: [&str; 9] = [
+            "time",
+            "time_ms",
+            "source",
+            "action",
+            "activity_id",
+            "outcome",
+            "file",
+            "line",
+            "raw",
+        ];
+        let (table, own): (&str, &[&str]) = match self {
             SourceKind::Okta => (
                 midgame_schema::AUTH,
                 &[
-                    "time",
-                    "time_ms",
-                    "source",
-                    "class_uid",
-                    "activity_id",
-                    "event_type",
-                    "activity",
-                    "outcome",
                     "status_detail",
                     "user",
                     "user_raw",
@@ -290,17 +308,11 @@ impl SourceKind {
                     "is_mfa",
                     "mfa_factor",
                     "behaviors",
-                    "file",
-                    "line",
-                    "raw",
                 ],
             ),
             SourceKind::AdminAudit => (
                 midgame_schema::ADMIN,
                 &[
-                    "time",
-                    "time_ms",
-                    "source",
                     "tool",
                     "user",
                     "user_raw",
@@ -308,31 +320,17 @@ impl SourceKind {
                     "geo_country",
                     "asn",
                     "session_id",
-                    "action",
-                    "activity_id",
                     "target_type",
                     "target_id",
                     "customer_id",
                     "records",
                     "bytes",
-                    "outcome",
                     "user_agent",
-                    "file",
-                    "line",
-                    "raw",
                 ],
             ),
             SourceKind::CiscoAsa => (
                 midgame_schema::AUTH,
                 &[
-                    "time",
-                    "time_ms",
-                    "source",
-                    "class_uid",
-                    "activity_id",
-                    "event_type",
-                    "activity",
-                    "outcome",
                     "status_detail",
                     "user",
                     "user_raw",
@@ -341,45 +339,25 @@ impl SourceKind {
                     "bytes_in",
                     "bytes_out",
                     "duration_s",
-                    "file",
-                    "line",
-                    "raw",
                 ],
             ),
             SourceKind::Cloudtrail => (
                 midgame_schema::ADMIN,
                 &[
-                    "time",
-                    "time_ms",
-                    "source",
                     "tool",
                     "user",
                     "user_raw",
                     "src_ip",
                     "session_id",
-                    "action",
-                    "activity_id",
                     "target_type",
                     "target_id",
                     "bytes",
-                    "outcome",
                     "user_agent",
-                    "file",
-                    "line",
-                    "raw",
                 ],
             ),
             SourceKind::Entra => (
                 midgame_schema::AUTH,
                 &[
-                    "time",
-                    "time_ms",
-                    "source",
-                    "class_uid",
-                    "activity_id",
-                    "event_type",
-                    "activity",
-                    "outcome",
                     "status_detail",
                     "user",
                     "user_raw",
@@ -397,41 +375,12 @@ impl SourceKind {
                     "is_mfa",
                     "mfa_factor",
                     "behaviors",
-                    "file",
-                    "line",
-                    "raw",
                 ],
             ),
-            SourceKind::Openvpn => (
-                midgame_schema::AUTH,
-                &[
-                    "time",
-                    "time_ms",
-                    "source",
-                    "class_uid",
-                    "activity_id",
-                    "event_type",
-                    "activity",
-                    "outcome",
-                    "user",
-                    "user_raw",
-                    "src_ip",
-                    "file",
-                    "line",
-                    "raw",
-                ],
-            ),
+            SourceKind::Openvpn => (midgame_schema::AUTH, &["user", "user_raw", "src_ip"]),
             SourceKind::Globalprotect => (
                 midgame_schema::AUTH,
                 &[
-                    "time",
-                    "time_ms",
-                    "source",
-                    "class_uid",
-                    "activity_id",
-                    "event_type",
-                    "activity",
-                    "outcome",
                     "status_detail",
                     "user",
                     "user_raw",
@@ -440,12 +389,15 @@ impl SourceKind {
                     "os",
                     "app",
                     "duration_s",
-                    "file",
-                    "line",
-                    "raw",
                 ],
             ),
-        }
+        };
+        let always: &[&str] = if table == midgame_schema::AUTH {
+            &AUTH_ALWAYS
+        } else {
+            &ADMIN_ALWAYS
+        };
+        (table, always.iter().chain(own).copied().collect())
     }
 
     /// Parse every record of `chunk`.

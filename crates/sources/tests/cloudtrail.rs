@@ -2,17 +2,18 @@
 //! lab as a shipper wrote it, Sekoia's test records; read in place), in the shapes
 //! CloudTrail arrives in.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod common;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::io::Write;
+use std::path::PathBuf;
+
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
+use common::col;
 use midgame_sources::{BadRecord, Framer, ParseOptions, SourceKind, decoded};
 
 fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/cloudtrail")
-        .join(rel)
+    common::corpus("cloudtrail", rel)
 }
 
 struct Out {
@@ -43,31 +44,12 @@ fn parse(bytes: Vec<u8>, opts: &ParseOptions) -> Out {
     }
 }
 
-fn col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let a = arrow::compute::cast(
-        b.column_by_name(name).unwrap(),
-        &arrow::datatypes::DataType::Utf8,
-    )
-    .unwrap();
-    let a = a.as_string::<i32>();
-    (0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i).to_owned()))
-        .collect()
-}
-
 /// The Sekoia test records (each a CloudTrail record as a JSON string).
+/// One record per line, as shippers write them.
 fn sekoia_records() -> Vec<String> {
-    std::fs::read_to_string(corpus("sekoia-aws-cloudtrail.messages.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        // One record per line, as shippers write them.
-        .map(|v| {
-            let record: serde_json::Value =
-                serde_json::from_str(v["message"].as_str().unwrap()).unwrap();
-            record.to_string()
-        })
-        .collect()
+    common::compact(common::messages(&corpus(
+        "sekoia-aws-cloudtrail.messages.ndjson",
+    )))
 }
 
 #[test]

@@ -1,15 +1,16 @@
 //! Entra ID sign-in logs on real records from `../shared/corpus/entra` (elastic's
 //! diagnostic-settings test log, Sekoia's test records; read in place).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::path::PathBuf;
+
+use arrow::array::RecordBatch;
+use common::col;
 use midgame_sources::{Framer, ParseOptions, SourceKind};
 
 fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/entra")
-        .join(rel)
+    common::corpus("entra", rel)
 }
 
 fn parse(text: &str) -> (RecordBatch, u64, usize) {
@@ -27,18 +28,6 @@ fn parse(text: &str) -> (RecordBatch, u64, usize) {
         skipped,
         bad,
     )
-}
-
-fn col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let a = arrow::compute::cast(
-        b.column_by_name(name).unwrap(),
-        &arrow::datatypes::DataType::Utf8,
-    )
-    .unwrap();
-    let a = a.as_string::<i32>();
-    (0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i).to_owned()))
-        .collect()
 }
 
 #[test]
@@ -88,16 +77,7 @@ fn diagnostic_settings_sign_ins_map_field_by_field() {
 
 #[test]
 fn sign_ins_are_rows_and_other_entra_records_are_skipped() {
-    let text: Vec<String> = std::fs::read_to_string(corpus("sekoia-azure-ad.messages.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .map(|v| {
-            let rec: serde_json::Value =
-                serde_json::from_str(v["message"].as_str().unwrap()).unwrap();
-            rec.to_string()
-        })
-        .collect();
+    let text = common::compact(common::messages(&corpus("sekoia-azure-ad.messages.ndjson")));
     let (b, skipped, bad) = parse(&text.join("\n"));
     assert_eq!(bad, 0);
     assert_eq!(b.num_rows() as u64 + skipped, text.len() as u64);

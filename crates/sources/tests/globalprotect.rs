@@ -1,15 +1,16 @@
 //! GlobalProtect on real PAN-OS lines from `../shared/corpus/vpn-globalprotect` (elastic's
 //! test log in both CSV layouts, Sekoia's CSV bodies; read in place).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::path::PathBuf;
+
+use arrow::array::RecordBatch;
+use common::col;
 use midgame_sources::{Framer, ParseOptions, SourceKind};
 
 fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/vpn-globalprotect")
-        .join(rel)
+    common::corpus("vpn-globalprotect", rel)
 }
 
 fn parse(text: &str) -> (RecordBatch, u64, usize) {
@@ -30,18 +31,6 @@ fn parse(text: &str) -> (RecordBatch, u64, usize) {
         skipped,
         bad,
     )
-}
-
-fn col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let a = arrow::compute::cast(
-        b.column_by_name(name).unwrap(),
-        &arrow::datatypes::DataType::Utf8,
-    )
-    .unwrap();
-    let a = a.as_string::<i32>();
-    (0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i).to_owned()))
-        .collect()
 }
 
 #[test]
@@ -87,14 +76,10 @@ fn gateway_logins_tunnels_and_releases_in_both_layouts() {
 
 #[test]
 fn sekoia_bodies_and_other_pan_os_types() {
-    let lines: Vec<String> =
-        std::fs::read_to_string(corpus("sekoia-paloalto-ngfw.messages.ndjson"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .map(|v| v["message"].as_str().unwrap().to_owned())
-            .filter(|m| m.contains(",GLOBALPROTECT,"))
-            .collect();
+    let lines: Vec<String> = common::messages(&corpus("sekoia-paloalto-ngfw.messages.ndjson"))
+        .into_iter()
+        .filter(|m| m.contains(",GLOBALPROTECT,"))
+        .collect();
     let (b, skipped, bad) = parse(&lines.join("\n"));
     assert_eq!(
         (b.num_rows(), skipped, bad),

@@ -1,15 +1,16 @@
 //! OpenVPN server log on real lines from `../shared/corpus/vpn-openvpn` (Sekoia's test
 //! lines, Wazuh's LDAP lines; read in place).
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::path::PathBuf;
+
+use arrow::array::RecordBatch;
+use common::col;
 use midgame_sources::{BadRecord, Framer, ParseOptions, SourceKind};
 
 fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/vpn-openvpn")
-        .join(rel)
+    common::corpus("vpn-openvpn", rel)
 }
 
 fn parse(text: &str, opts: &ParseOptions) -> (RecordBatch, u64, Vec<BadRecord>) {
@@ -29,25 +30,8 @@ fn parse(text: &str, opts: &ParseOptions) -> (RecordBatch, u64, Vec<BadRecord>) 
     )
 }
 
-fn col(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let a = arrow::compute::cast(
-        b.column_by_name(name).unwrap(),
-        &arrow::datatypes::DataType::Utf8,
-    )
-    .unwrap();
-    let a = a.as_string::<i32>();
-    (0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i).to_owned()))
-        .collect()
-}
-
 fn sekoia_lines() -> Vec<String> {
-    std::fs::read_to_string(corpus("sekoia-openvpn.messages.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .map(|v| v["message"].as_str().unwrap().to_owned())
-        .collect()
+    common::messages(&corpus("sekoia-openvpn.messages.ndjson"))
 }
 
 #[test]
