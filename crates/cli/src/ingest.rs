@@ -18,6 +18,8 @@ use crate::output::{Printer, thousands};
 #[derive(Debug, Default)]
 pub(crate) struct IngestSummary {
     pub new_files: u64,
+    pub grown_files: u64,
+    pub held_bytes: u64,
     pub seen_files: u64,
     pub failed: Vec<String>,
     pub auth_rows: u64,
@@ -88,7 +90,10 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         anyhow::bail!(
             "{} of {} files could not be ingested (see above)",
             summary.failed.len(),
-            summary.failed.len() as u64 + summary.new_files + summary.seen_files
+            summary.failed.len() as u64
+                + summary.new_files
+                + summary.grown_files
+                + summary.seen_files
         );
     }
     if a.strict && summary.quarantined > 0 {
@@ -138,6 +143,7 @@ pub(crate) fn ingest_paths(
         buffer_bytes: (opts.buffer_bytes / workers).max(1 << 20),
         ..opts.clone()
     };
+    let index = lake.manifest_index()?;
     let next = AtomicUsize::new(0);
     let done = AtomicU64::new(0);
     let summary = Mutex::new((IngestSummary::default(), 0usize));
@@ -154,7 +160,9 @@ pub(crate) fn ingest_paths(
                             + read.saturating_sub(prev);
                         bar.set_position(now);
                     };
-                    let result = lake.ingest_file(f, &per_worker, &progress);
+                    let result = lake
+                        .plan_file(f, &index, per_worker.settle)
+                        .and_then(|plan| lake.ingest_planned(f, &plan, &per_worker, &progress));
                     let size = fs_err::metadata(f).map_or(0, |m| m.len());
                     done.fetch_add(
                         size.saturating_sub(last.load(Ordering::Relaxed)),
@@ -170,8 +178,10 @@ pub(crate) fn ingest_paths(
                             s.bytes += r.size;
                             match r.outcome {
                                 FileOutcome::Ingested => s.new_files += 1,
+                                FileOutcome::Appended { .. } => s.grown_files += 1,
                                 FileOutcome::AlreadyIngested { .. } => s.seen_files += 1,
                             }
+                            s.held_bytes += r.held;
                             s.auth_rows += r.auth_rows;
                             s.admin_rows += r.admin_rows;
                             s.quarantined += r.quarantined;
@@ -208,8 +218,11 @@ pub(crate) fn ingest_paths(
 pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
     let secs = s.elapsed.as_secs_f64().max(1e-6);
     let mut seen = String::new();
+    if s.grown_files > 0 {
+        seen = format!(", {} grown since last read", s.grown_files);
+    }
     if s.seen_files > 0 {
-        seen = format!(", {} already in the lake", s.seen_files);
+        seen.push_str(&format!(", {} already in the lake", s.seen_files));
     }
     let mut failed = String::new();
     if !s.failed.is_empty() {

@@ -1,6 +1,6 @@
 //! Ingesting one file: hash, frame, parse in parallel, buffer, write, quarantine, commit.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +40,9 @@ pub struct IngestOptions {
     pub geoip: Option<std::sync::Arc<midgame_sources::geoip::GeoIp>>,
     /// How an admin tool's own audit JSON maps to `admin` (`--mapping`).
     pub admin_mapping: Option<std::sync::Arc<midgame_sources::mapping::AdminMapping>>,
+    /// A plain file modified less than this long ago may still be being written: its
+    /// unfinished last line waits for a later run. `None` reads every byte.
+    pub settle: Option<std::time::Duration>,
 }
 
 impl Default for IngestOptions {
@@ -54,6 +57,7 @@ impl Default for IngestOptions {
             utc_offset_minutes: 0,
             geoip: None,
             admin_mapping: None,
+            settle: None,
         }
     }
 }
@@ -67,6 +71,12 @@ pub enum FileOutcome {
     AlreadyIngested {
         /// The path recorded then.
         as_path: String,
+    },
+    /// The file grew since it was last read: its new records, from byte `from`, are in
+    /// the lake now.
+    Appended {
+        /// The first byte read.
+        from: u64,
     },
 }
 
@@ -95,6 +105,10 @@ pub struct FileReport {
     pub skipped: u64,
     /// The first few bad records, for messages (all of them are in `_quarantine/`).
     pub bad_sample: Vec<BadRecord>,
+    /// Bytes of an unfinished last line left for a later run.
+    pub held: u64,
+    /// Earliest and latest event time of the rows added (ms since the epoch).
+    pub time_range: Option<(i64, i64)>,
 }
 
 impl FileReport {
@@ -158,23 +172,6 @@ impl Quarantine {
     }
 }
 
-/// Hash a file's bytes (xxh3-128, hex).
-fn hash_file(path: &Path) -> Result<(String, u64), LakeError> {
-    let mut f = BufReader::with_capacity(1 << 20, fs_err::File::open(path).map_err(io_err(path))?);
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((format!("{:032x}", hasher.digest128()), size))
-}
-
 /// This process's claim on a content hash, released when dropped.
 struct Claim<'a> {
     lake: &'a Lake,
@@ -216,7 +213,8 @@ impl<R: Read> Read for Counting<R> {
 }
 
 impl Lake {
-    /// Ingest one file, unless its bytes were ingested before.
+    /// Ingest what of one file is not in the lake yet (all of it, the records it gained
+    /// since it was last read, or nothing).
     ///
     /// `progress` is called with the number of the file's bytes read so far.
     ///
@@ -229,20 +227,74 @@ impl Lake {
         opts: &IngestOptions,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<FileReport, LakeError> {
-        let (hash, size) = hash_file(path)?;
+        let plan = self.plan_file(path, &self.manifest_index()?, opts.settle)?;
+        self.ingest_planned(path, &plan, opts, progress)
+    }
+
+    /// Carry out a [`FilePlan`] made by [`Lake::plan_file`].
+    ///
+    /// # Errors
+    /// As [`Lake::ingest_file`].
+    pub fn ingest_planned(
+        &self,
+        path: &Path,
+        plan: &crate::FilePlan,
+        opts: &IngestOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<FileReport, LakeError> {
         let mut report = FileReport {
             path: path.to_path_buf(),
-            hash: hash.clone(),
+            hash: String::new(),
             outcome: FileOutcome::Ingested,
             source: opts.source,
-            size,
+            size: 0,
             decoded_bytes: 0,
             auth_rows: 0,
             admin_rows: 0,
             quarantined: 0,
             skipped: 0,
             bad_sample: Vec::new(),
+            held: 0,
+            time_range: None,
         };
+        let (start, end, first_line, size, mtime_ms, compressed) = match plan {
+            crate::FilePlan::Seen { as_path, held } => {
+                report.outcome = FileOutcome::AlreadyIngested {
+                    as_path: as_path.clone(),
+                };
+                report.held = *held;
+                let size = fs_err::metadata(path).map_or(0, |m| m.len());
+                report.size = size;
+                progress(size);
+                return Ok(report);
+            }
+            crate::FilePlan::Read {
+                start,
+                end,
+                first_line,
+                hash,
+                size,
+                mtime_ms,
+                compressed,
+                held,
+                prior,
+            } => {
+                if report.source.is_none()
+                    && let Some(p) = prior
+                    && let Some(entry) = self.manifest_entry(p)?
+                {
+                    report.source = SourceKind::from_name(&entry.source);
+                }
+                report.hash.clone_from(hash);
+                report.size = *size;
+                report.held = *held;
+                if *start > 0 {
+                    report.outcome = FileOutcome::Appended { from: *start };
+                }
+                (*start, *end, *first_line, *size, *mtime_ms, *compressed)
+            }
+        };
+        let hash = report.hash.clone();
         if let Some(entry) = self.manifest_entry(&hash)? {
             report.outcome = FileOutcome::AlreadyIngested {
                 as_path: entry.path,
@@ -265,8 +317,15 @@ impl Lake {
             count: 0,
             sample: Vec::new(),
         };
+        let range = Range {
+            start,
+            end,
+            first_line,
+            compressed,
+        };
         let result = self.parse_into(
             path,
+            &range,
             opts,
             &mut report,
             &mut writer,
@@ -290,10 +349,17 @@ impl Lake {
                     .join(QUARANTINE_DIR)
                     .join(format!("{hash}.ndjson")),
             )?;
-            self.commit(&ManifestEntry {
+            crate::crashpoint("quarantine published");
+            self.commit(&mut ManifestEntry {
                 path: path.display().to_string(),
                 size,
                 hash: hash.clone(),
+                start,
+                end: (!compressed).then_some(end),
+                mtime_ms,
+                min_time_ms: report.time_range.map(|r| r.0),
+                max_time_ms: report.time_range.map(|r| r.1),
+                seq: 0,
                 source: report
                     .source
                     .map_or_else(|| "none".to_owned(), |s| s.name().to_owned()),
@@ -330,22 +396,34 @@ impl Lake {
         );
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn parse_into(
         &self,
         path: &Path,
+        range: &Range,
         opts: &IngestOptions,
         report: &mut FileReport,
         writer: &mut PartitionWriter<'_>,
         quarantine: &mut Quarantine,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), LakeError> {
-        let file = std::fs::File::open(path).map_err(io_err(path))?;
-        let read = Arc::new(AtomicU64::new(0));
-        let counting = Counting {
-            inner: file,
-            count: Arc::clone(&read),
+        let mut file = std::fs::File::open(path).map_err(io_err(path))?;
+        let read = Arc::new(AtomicU64::new(range.start));
+        let reader: Box<dyn Read + Send> = if range.compressed {
+            let counting = Counting {
+                inner: file,
+                count: Arc::clone(&read),
+            };
+            decoded(BufReader::with_capacity(1 << 20, counting)).map_err(io_err(path))?
+        } else {
+            file.seek(SeekFrom::Start(range.start))
+                .map_err(io_err(path))?;
+            Box::new(Counting {
+                inner: file.take(range.end - range.start),
+                count: Arc::clone(&read),
+            })
         };
-        let reader = decoded(BufReader::with_capacity(1 << 20, counting)).map_err(io_err(path))?;
+        let first_line = range.first_line;
         let file_name = path.display().to_string();
         let modified = std::fs::metadata(path)
             .and_then(|m| m.modified())
@@ -374,6 +452,9 @@ impl Lake {
             let (tx, rx) = sync_channel::<std::io::Result<Chunk>>(group * 2);
             let reader_thread = scope.spawn(move || {
                 let mut framer = Framer::with_chunk_bytes(reader, chunk_bytes);
+                if first_line > 1 {
+                    framer = framer.starting_at_line(first_line);
+                }
                 loop {
                     match framer.next_chunk() {
                         Ok(Some(chunk)) => {
@@ -431,6 +512,9 @@ impl Lake {
                     .collect();
                 drop(batch);
                 for p in parsed {
+                    for b in p.auth.iter().chain(p.admin.iter()) {
+                        widen(&mut report.time_range, b);
+                    }
                     if let Some(b) = &p.auth {
                         report.auth_rows += b.num_rows() as u64;
                         writer.add(midgame_schema::AUTH, b)?;
@@ -451,6 +535,29 @@ impl Lake {
                 .expect("the reader thread does not panic");
             Ok(())
         })
+    }
+}
+
+/// What of a file to read.
+struct Range {
+    start: u64,
+    end: u64,
+    first_line: u64,
+    compressed: bool,
+}
+
+/// Widen `range` to the event times of `batch`.
+fn widen(range: &mut Option<(i64, i64)>, batch: &arrow::array::RecordBatch) {
+    use arrow::array::AsArray;
+    let Some(col) = batch.column_by_name("time_ms") else {
+        return;
+    };
+    let times = col.as_primitive::<arrow::datatypes::Int64Type>();
+    if let (Some(lo), Some(hi)) = (arrow::compute::min(times), arrow::compute::max(times)) {
+        *range = Some(match *range {
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+            None => (lo, hi),
+        });
     }
 }
 

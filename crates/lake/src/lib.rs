@@ -6,6 +6,7 @@
 //! LAKE/_manifest/<content-hash>.json                       one per ingested file
 //! LAKE/_quarantine/<content-hash>.ndjson                   its bad records
 //! LAKE/_tmp/                                               files being written
+//! LAKE/_lock                                               held by the one writer
 //! ```
 //!
 //! A file is ingested at most once: its identity is the hash of its bytes, so the same
@@ -14,6 +15,11 @@
 //! what commits a file. A run killed half-way leaves data files whose hash has no
 //! manifest entry: [`Lake::open`] removes them, and the next run ingests that file again
 //! from the start, so nothing is lost or doubled.
+//!
+//! A plain (uncompressed) file that grows is read in pieces: each manifest entry records
+//! the byte range it read, and its hash is that of the file's bytes up to the end of the
+//! range, so the next run recognises the part it has (under any name) and reads on from
+//! the last complete record, with the same line numbers as one read of the whole file.
 //!
 //! ```no_run
 //! use midgame_lake::{IngestOptions, Lake};
@@ -25,13 +31,16 @@
 #![deny(missing_docs)]
 
 mod ingest;
+mod lock;
 mod manifest;
+mod plan;
 mod writer;
 
 use std::path::{Path, PathBuf};
 
 pub use ingest::{FileOutcome, FileReport, IngestOptions, find_inputs};
 pub use manifest::ManifestEntry;
+pub use plan::{FilePlan, ManifestIndex};
 
 /// What went wrong, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +80,14 @@ pub enum LakeError {
         /// The kinds tried.
         tried: String,
     },
+    /// Another process is writing the lake.
+    #[error("{path}: the lake is locked by another run ({holder}); try again when it ends")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it.
+        holder: String,
+    },
     /// A manifest entry is unreadable.
     #[error("{path}: corrupt manifest entry: {source}")]
     Manifest {
@@ -96,6 +113,9 @@ pub struct Lake {
     /// Content hashes being ingested by this process right now: two copies of one file
     /// ingested in parallel must not both write it.
     in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// The next manifest sequence number (entries are numbered in commit order).
+    next_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    lock: std::sync::Arc<lock::LakeLock>,
 }
 
 const MANIFEST_DIR: &str = "_manifest";
@@ -103,17 +123,25 @@ const QUARANTINE_DIR: &str = "_quarantine";
 const TMP_DIR: &str = "_tmp";
 
 impl Lake {
-    /// Open (creating it if needed) the lake at `root`, and clear what a killed run left:
-    /// temporary files, and data or quarantine files of an ingest that never committed.
+    /// Open (creating it if needed) the lake at `root` for writing, and clear what a killed
+    /// run left: temporary files, and data or quarantine files of an ingest that never
+    /// committed.
     ///
-    /// One process writes a lake at a time.
+    /// One process writes a lake at a time: this takes `LAKE/_lock` (handles opened in
+    /// one process share it) and holds it until the last handle is dropped. A lock left
+    /// by a process that died is taken over.
     ///
     /// # Errors
-    /// The directory cannot be created or listed.
+    /// Another process holds the lake ([`LakeError::Locked`]), or the directory cannot be
+    /// created or listed.
     pub fn open(root: &Path) -> Result<Self, LakeError> {
+        fs_err::create_dir_all(root).map_err(io_err(root))?;
+        let lock = lock::acquire(root)?;
         let lake = Self {
             root: root.to_path_buf(),
             in_flight: std::sync::Arc::default(),
+            next_seq: std::sync::Arc::default(),
+            lock,
         };
         let tables = midgame_schema::Table::ALL.map(|t| t.name);
         for dir in [MANIFEST_DIR, QUARANTINE_DIR, TMP_DIR]
@@ -124,7 +152,17 @@ impl Lake {
             fs_err::create_dir_all(&d).map_err(|e| LakeError::Io { path: d, source: e })?;
         }
         lake.sweep()?;
+        let last = lake.manifest()?.iter().map(|e| e.seq).max().unwrap_or(0);
+        lake.next_seq
+            .store(last + 1, std::sync::atomic::Ordering::SeqCst);
         Ok(lake)
+    }
+
+    /// The previous holder of the lake's lock, when it died holding it (its pid, host and
+    /// start time), so a run can report the takeover.
+    #[must_use]
+    pub fn took_over_lock_from(&self) -> Option<&str> {
+        self.lock.took_over.as_deref()
     }
 
     /// The lake's root directory.
@@ -186,6 +224,31 @@ impl Lake {
             }
         }
         Ok(())
+    }
+}
+
+/// Test hook for crash safety: with `MIDGAME_CRASH_AT=N` in the environment the process
+/// aborts (no destructor runs, nothing is flushed) at its Nth durable step: each file
+/// written, renamed or removed by the lake and by a scheduled run. A test that kills the
+/// process at every N in turn proves that every step is recoverable.
+pub fn crashpoint(step: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("MIDGAME_CRASH_AT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(n) = *limit
+        && COUNT.fetch_add(1, Ordering::SeqCst) + 1 == n
+    {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "MIDGAME_CRASH_AT={n}: aborting at {step}"
+        );
+        std::process::abort();
     }
 }
 

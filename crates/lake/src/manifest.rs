@@ -13,10 +13,31 @@ use crate::{Lake, LakeError, MANIFEST_DIR, io_err, read_dir_sorted};
 pub struct ManifestEntry {
     /// Path as it was given when ingested.
     pub path: String,
-    /// Size in bytes (as stored, compressed or not).
+    /// Size in bytes (as stored, compressed or not) when it was read.
     pub size: u64,
-    /// xxh3-128 of the file's bytes, hex: the file's identity.
+    /// xxh3-128, hex, of the file's bytes up to `end` (of the whole file when `end` is
+    /// absent): the identity of what was read.
     pub hash: String,
+    /// First byte read: past 0 when a grown file was read on from an earlier entry.
+    #[serde(default)]
+    pub start: u64,
+    /// Byte after the last one read, for plain files (a compressed file is read whole).
+    #[serde(default)]
+    pub end: Option<u64>,
+    /// The file's modification time then (ms since the epoch): with `path` and `size`,
+    /// lets a run pass over an unchanged file without reading it.
+    #[serde(default)]
+    pub mtime_ms: Option<i64>,
+    /// Earliest event time of its rows (ms since the epoch).
+    #[serde(default)]
+    pub min_time_ms: Option<i64>,
+    /// Latest event time of its rows.
+    #[serde(default)]
+    pub max_time_ms: Option<i64>,
+    /// Commit order: entries past a run's last detected sequence are what it has not yet
+    /// run detections over.
+    #[serde(default)]
+    pub seq: u64,
     /// Source kind used to parse it.
     pub source: String,
     /// Rows written to `auth`.
@@ -81,18 +102,35 @@ impl Lake {
             .collect())
     }
 
-    /// Commit a file: write its entry atomically.
-    pub(crate) fn commit(&self, entry: &ManifestEntry) -> Result<(), LakeError> {
+    /// Commit a file: number its entry and write it atomically.
+    pub(crate) fn commit(&self, entry: &mut ManifestEntry) -> Result<(), LakeError> {
+        entry.seq = self
+            .next_seq
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let bytes = serde_json::to_vec_pretty(entry).expect("a manifest entry always serialises");
         self.publish(&bytes, &self.entry_path(&entry.hash))
     }
 
     /// Write `bytes` to `dest` through a temporary file and a rename.
-    pub(crate) fn publish(&self, bytes: &[u8], dest: &Path) -> Result<(), LakeError> {
+    ///
+    /// # Errors
+    /// The temporary file cannot be written or renamed.
+    pub fn publish(&self, bytes: &[u8], dest: &Path) -> Result<(), LakeError> {
         let tmp = self.tmp_path(dest);
         fs_err::write(&tmp, bytes).map_err(io_err(&tmp))?;
         sync_file(&tmp)?;
-        fs_err::rename(&tmp, dest).map_err(io_err(dest))
+        crate::crashpoint("written to _tmp");
+        fs_err::rename(&tmp, dest).map_err(io_err(dest))?;
+        crate::crashpoint("renamed into place");
+        Ok(())
+    }
+
+    /// The highest sequence number committed so far (0 for an empty lake).
+    #[must_use]
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .saturating_sub(1)
     }
 }
 

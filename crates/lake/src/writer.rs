@@ -143,7 +143,9 @@ impl<'a> PartitionWriter<'a> {
         let tmp = self.lake.tmp_path(&dest);
         write_parquet(&tmp, &sorted)?;
         crate::manifest::sync_file(&tmp)?;
+        crate::crashpoint("data file written to _tmp");
         fs_err::rename(&tmp, &dest).map_err(io_err(&dest))?;
+        crate::crashpoint("data file renamed into place");
         Ok(rel)
     }
 }

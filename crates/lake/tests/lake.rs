@@ -255,3 +255,161 @@ fn an_empty_file_is_ingested_with_no_rows() {
         .unwrap();
     assert_eq!((r.rows(), r.quarantined), (0, 0));
 }
+
+/// (file, line, user, time_ms) of every auth row, sorted: what provenance says.
+fn provenance(lake: &Lake) -> Vec<(String, i64, String, i64)> {
+    let mut out = Vec::new();
+    for b in read_table(lake, "auth") {
+        let file = b.column_by_name("file").unwrap().as_string::<i32>();
+        let line = b.column_by_name("line").unwrap();
+        let line = arrow::compute::cast(line, &arrow::datatypes::DataType::Int64).unwrap();
+        let line = line.as_primitive::<Int64Type>();
+        let user = b.column_by_name("user").unwrap().as_string::<i32>();
+        let time = b
+            .column_by_name("time_ms")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            out.push((
+                file.value(i).to_owned(),
+                line.value(i),
+                if user.is_valid(i) {
+                    user.value(i).to_owned()
+                } else {
+                    String::new()
+                },
+                time.value(i),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_growing_file_is_read_on_from_its_last_complete_line_with_the_same_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(fixture("rule-tests.ndjson")).unwrap();
+    let log = dir.path().join("okta.ndjson");
+    // The whole file at once, for reference.
+    std::fs::write(&log, &text).unwrap();
+    let whole = Lake::open(&dir.path().join("whole")).unwrap();
+    whole
+        .ingest_file(&log, &IngestOptions::default(), &no_progress)
+        .unwrap();
+    let want = provenance(&whole);
+    assert!(want.len() > 50);
+
+    // The same bytes arriving in three pieces, cut in the middle of lines.
+    let lake = Lake::open(&dir.path().join("lake")).unwrap();
+    let settle = IngestOptions {
+        settle: Some(std::time::Duration::from_secs(3600)),
+        ..IngestOptions::default()
+    };
+    let cuts = [text.len() / 3 + 7, 2 * text.len() / 3 + 3, text.len()];
+    let mut outcomes = Vec::new();
+    let mut held = Vec::new();
+    for cut in cuts {
+        std::fs::write(&log, &text[..cut]).unwrap();
+        let r = lake.ingest_file(&log, &settle, &no_progress).unwrap();
+        outcomes.push(r.outcome.clone());
+        held.push(r.held);
+    }
+    assert_eq!(outcomes[0], FileOutcome::Ingested);
+    assert!(matches!(outcomes[1], FileOutcome::Appended { from } if from > 0));
+    assert!(matches!(outcomes[2], FileOutcome::Appended { .. }));
+    assert!(
+        held[0] > 0 && held[1] > 0,
+        "the unfinished line waits: {held:?}"
+    );
+    assert_eq!(held[2], 0);
+    assert_eq!(
+        provenance(&lake),
+        want,
+        "nothing lost, nothing doubled, same lines"
+    );
+    assert_eq!(lake.manifest().unwrap().len(), 3);
+
+    // Read again, renamed, or with an unfinished line appended: nothing new.
+    let again = lake.ingest_file(&log, &settle, &no_progress).unwrap();
+    assert!(matches!(again.outcome, FileOutcome::AlreadyIngested { .. }));
+    let rotated = dir.path().join("okta.ndjson.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let r = lake.ingest_file(&rotated, &settle, &no_progress).unwrap();
+    assert!(
+        matches!(r.outcome, FileOutcome::AlreadyIngested { .. }),
+        "{:?}",
+        r.outcome
+    );
+    let mut more = text.clone();
+    more.extend_from_slice(b"{\"half\": ");
+    std::fs::write(&rotated, &more).unwrap();
+    let r = lake.ingest_file(&rotated, &settle, &no_progress).unwrap();
+    assert!(
+        matches!(r.outcome, FileOutcome::AlreadyIngested { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.held, 9);
+    assert_eq!(provenance(&lake).len(), want.len());
+}
+
+#[test]
+fn without_settling_an_unfinished_last_line_is_read_and_quarantined() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&dir.path().join("lake")).unwrap();
+    let text = std::fs::read(fixture("legit_login.ndjson")).unwrap();
+    let log = dir.path().join("okta.ndjson");
+    let mut cut = text.clone();
+    cut.extend_from_slice(b"{\"half\": ");
+    std::fs::write(&log, &cut).unwrap();
+    let r = lake
+        .ingest_file(&log, &IngestOptions::default(), &no_progress)
+        .unwrap();
+    assert_eq!((r.auth_rows, r.quarantined, r.held), (5, 1, 0));
+}
+
+#[test]
+fn a_lake_held_by_another_process_is_refused_and_a_dead_holder_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    std::fs::create_dir_all(&root).unwrap();
+    let lock = root.join("_lock");
+    std::fs::write(&lock, "").unwrap();
+    std::fs::write(&lock, "pid=4242 host=elsewhere\n").unwrap();
+    // A process that holds the lock on its own descriptor (sh execs into sleep with it).
+    let mut holder = std::process::Command::new("sh")
+        .args(["-c", "exec 9>>\"$0\"; flock 9; exec sleep 30"])
+        .arg(&lock)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Lake::open(&root).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock never took the lock"
+        );
+        std::fs::write(&lock, "pid=4242 host=elsewhere\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err = Lake::open(&root).unwrap_err();
+    assert!(matches!(err, LakeError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("pid=4242 host=elsewhere"), "{err}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // The holder died without clearing its line: the next run takes over and says so.
+    let lake = Lake::open(&root).unwrap();
+    assert_eq!(lake.took_over_lock_from(), Some("pid=4242 host=elsewhere"));
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert!(
+        text.starts_with(&format!("pid={} ", std::process::id())),
+        "{text}"
+    );
+    drop(lake);
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        "",
+        "a clean exit clears it"
+    );
+    assert_eq!(Lake::open(&root).unwrap().took_over_lock_from(), None);
+}

@@ -117,6 +117,15 @@ impl<R: Read> Framer<R> {
         }
     }
 
+    /// Continue a stream from the middle of a file: the reader starts at a record boundary
+    /// on line `line` (1-based), where no byte-order mark can be.
+    #[must_use]
+    pub fn starting_at_line(mut self, line: u64) -> Self {
+        self.line = line;
+        self.started = true;
+        self
+    }
+
     /// The mode in use, once the first bytes were read.
     #[must_use]
     pub fn mode(&self) -> Option<FramingMode> {
@@ -218,6 +227,11 @@ struct Cut {
 
 /// `Lines` unless the text starts with `[`, or with a `{` whose value does not end on its
 /// first line (pretty-printed JSON). `None` when more bytes are needed to tell.
+#[must_use]
+pub fn framing_of(buf: &[u8], eof: bool) -> Option<FramingMode> {
+    recognise(buf, eof)
+}
+
 fn recognise(buf: &[u8], eof: bool) -> Option<FramingMode> {
     let Some(first) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {
         return eof.then_some(FramingMode::Lines);

@@ -41,7 +41,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use arrow::array::RecordBatch;
-pub use framing::{Chunk, Framer, FramingMode, Record};
+pub use framing::{Chunk, Framer, FramingMode, Record, framing_of};
 use midgame_schema::IdentityMap;
 
 /// Whether the original record text is kept in the `raw` column.
