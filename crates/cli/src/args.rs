@@ -40,6 +40,55 @@ pub enum Command {
     Demo(DemoArgs),
     /// Check detections: every header, every query planned, every .slt test run.
     Check(CheckArgs),
+    /// Scheduled batch: ingest what the archives gained, detect, emit new/changed alerts.
+    Run(RunArgs),
+    /// Re-run the detections over a past range; alerts keep their ids (no duplicates).
+    Backfill(BackfillArgs),
+    /// Merge each partition's small files into one, atomically.
+    Compact(CompactArgs),
+}
+
+/// `midgame run`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example (cron, hourly):\n  17 * * * *  midgame run --config /etc/midgame/midgame.toml >> /var/log/midgame/run.log 2>&1\n\nThe last line on stdout is a key=value summary (status=ok|degraded|dry-run ...)."
+)]
+pub struct RunArgs {
+    /// midgame.toml with [lake], [[archive]] and optionally [output].
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub config: PathBuf,
+    /// Show what would be ingested and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `midgame backfill`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  midgame backfill --config midgame.toml --from 2022-08-01 --to 2022-08-08"
+)]
+pub struct BackfillArgs {
+    /// midgame.toml with [lake] (and [output] for the changes).
+    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    pub config: PathBuf,
+    /// Re-evaluate alerts that end at or after this time (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
+    pub from: i64,
+    /// ... and start before this one.
+    #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
+    pub to: i64,
+}
+
+/// `midgame compact`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  midgame compact --lake /var/lib/midgame/lake")]
+pub struct CompactArgs {
+    /// The lake.
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub lake: PathBuf,
+    /// Only partitions with at least this many files.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
+    pub min_files: u32,
 }
 
 /// `midgame check`.
@@ -229,7 +278,7 @@ pub enum AlertFormat {
 }
 
 /// Minutes east of UTC of `UTC`, `Z`, `+02:00`, `-0500`, `+2`.
-fn utc_offset_minutes(s: &str) -> Result<i32, String> {
+pub(crate) fn utc_offset_minutes(s: &str) -> Result<i32, String> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("utc") || t == "Z" {
         return Ok(0);

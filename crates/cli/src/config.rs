@@ -27,6 +27,18 @@ pub(crate) struct Config {
     /// How alerts chain into incidents.
     #[serde(default)]
     pub incidents: IncidentConfig,
+    /// `[lake]`: where `midgame run` keeps the lake.
+    #[serde(default)]
+    pub lake: Option<LakeConfig>,
+    /// `[[archive]]`: the log folders `midgame run` reads.
+    #[serde(default)]
+    pub archive: Vec<ArchiveConfig>,
+    /// `[run]`: how scheduled runs behave.
+    #[serde(default)]
+    pub run: RunConfig,
+    /// `[output]`: where scheduled runs send new and changed alerts.
+    #[serde(default)]
+    pub output: OutputConfig,
     /// Directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub base: PathBuf,
@@ -72,6 +84,119 @@ pub(crate) struct AllowNetwork {
     pub cidr: String,
     /// Why it is allow-listed (shown by `--explain-suppressed`).
     pub reason: String,
+}
+
+/// `[lake]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LakeConfig {
+    /// The lake directory.
+    pub path: PathBuf,
+}
+
+/// One `[[archive]]`: files of one source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ArchiveConfig {
+    /// The source kind (`okta`, `cisco-asa`, ...); recognised from the content if absent.
+    pub source: Option<String>,
+    /// Glob patterns (`okta/*/*/*/*.json.gz`, `vpn/*.log`); `**` crosses folders.
+    pub paths: Vec<String>,
+    /// Year of year-less syslog timestamps (else the date in the path, else mtime).
+    pub year: Option<i32>,
+    /// Zone of zone-less device timestamps (`+02:00`, default UTC).
+    pub tz: Option<String>,
+    /// Mapping file for an admin tool's own audit JSON.
+    pub mapping: Option<PathBuf>,
+}
+
+/// `[run]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunConfig {
+    /// Alerts ending this long before the earliest new event are re-evaluated too, so
+    /// late events and findings that look ahead (an MFA change within the hour after a
+    /// new device) are caught.
+    #[serde(default = "default_overlap_hours")]
+    pub overlap_hours: f64,
+    /// A plain file modified less than this long ago may still be being written: its
+    /// unfinished last line waits.
+    #[serde(default = "default_settle_seconds")]
+    pub settle_seconds: u64,
+    /// Keep each record's original text (`full`) or not (`none`).
+    #[serde(default = "default_raw")]
+    pub raw: String,
+    /// Folders of your own detections, run beside the built-in ones.
+    #[serde(default)]
+    pub queries: Vec<PathBuf>,
+    /// Run the built-in detections.
+    #[serde(default = "default_true")]
+    pub builtin: bool,
+}
+
+fn default_overlap_hours() -> f64 {
+    24.0
+}
+fn default_settle_seconds() -> u64 {
+    300
+}
+fn default_raw() -> String {
+    "full".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            overlap_hours: default_overlap_hours(),
+            settle_seconds: default_settle_seconds(),
+            raw: default_raw(),
+            queries: Vec::new(),
+            builtin: true,
+        }
+    }
+}
+
+/// `[output]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutputConfig {
+    /// One NDJSON file per run with changes (`midgame-<time>-<generation>.ndjson`).
+    pub dir: Option<PathBuf>,
+    /// POST each run's changes here.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// `[output.webhook]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebhookConfig {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// Seconds before one attempt gives up.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Attempts after the first, each after twice the previous wait.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Wait before the first retry.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+    /// Extra headers (`Authorization = "Bearer ..."`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_backoff_ms() -> u64 {
+    1000
 }
 
 /// `[incidents]`.

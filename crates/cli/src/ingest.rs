@@ -31,6 +31,21 @@ pub(crate) struct IngestSummary {
 }
 
 impl IngestSummary {
+    /// Add another run's totals.
+    pub(crate) fn merge(&mut self, o: IngestSummary) {
+        self.new_files += o.new_files;
+        self.grown_files += o.grown_files;
+        self.held_bytes += o.held_bytes;
+        self.seen_files += o.seen_files;
+        self.failed.extend(o.failed);
+        self.auth_rows += o.auth_rows;
+        self.admin_rows += o.admin_rows;
+        self.quarantined += o.quarantined;
+        self.skipped += o.skipped;
+        self.bytes += o.bytes;
+        self.elapsed += o.elapsed;
+    }
+
     pub(crate) fn rows(&self) -> u64 {
         self.auth_rows + self.admin_rows
     }
@@ -128,6 +143,16 @@ pub(crate) fn ingest_paths(
                 .join(", ")
         );
     }
+    ingest_files(lake, &files, opts, printer)
+}
+
+/// Ingest what of each file is new; a file that fails is reported and the run goes on.
+pub(crate) fn ingest_files(
+    lake: &Lake,
+    files: &[PathBuf],
+    opts: &IngestOptions,
+    printer: &Printer,
+) -> anyhow::Result<IngestSummary> {
     let total: u64 = files
         .iter()
         .filter_map(|f| fs_err::metadata(f).ok())

@@ -4,14 +4,18 @@
 
 mod args;
 mod check;
+mod compact;
 mod config;
 mod demo;
 mod detect_cmd;
 mod gen_cmd;
 mod ingest;
 mod output;
+mod run_cmd;
 mod shell;
 mod sql;
+mod state;
+mod webhook;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -59,6 +63,9 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Gen(a) => gen_cmd::run(&a, printer),
         Command::Demo(a) => demo::run(&a, printer),
         Command::Check(a) => check::run(&a, printer),
+        Command::Run(a) => run_cmd::run(&a, printer),
+        Command::Backfill(a) => run_cmd::backfill(&a, printer),
+        Command::Compact(a) => compact::run(&a, printer),
     }
 }
 

@@ -148,6 +148,16 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         )
         .await?;
     }
+    // The alert lifecycle table `midgame run` keeps, when there is one.
+    let alerts = root.join("alerts").join("alerts.parquet");
+    if alerts.is_file() {
+        ctx.register_parquet(
+            "alerts",
+            alerts.display().to_string(),
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await?;
+    }
     register_views(ctx).await?;
     register_functions(ctx);
     Ok(())

@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod compact;
 mod ingest;
 mod lock;
 mod manifest;
@@ -38,6 +39,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 
+pub use compact::Compaction;
 pub use ingest::{FileOutcome, FileReport, IngestOptions, find_inputs};
 pub use manifest::ManifestEntry;
 pub use plan::{FilePlan, ManifestIndex};
@@ -115,7 +117,7 @@ pub struct Lake {
     in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// The next manifest sequence number (entries are numbered in commit order).
     next_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    lock: std::sync::Arc<lock::LakeLock>,
+    lock: Option<std::sync::Arc<lock::LakeLock>>,
 }
 
 const MANIFEST_DIR: &str = "_manifest";
@@ -141,7 +143,7 @@ impl Lake {
             root: root.to_path_buf(),
             in_flight: std::sync::Arc::default(),
             next_seq: std::sync::Arc::default(),
-            lock,
+            lock: Some(lock),
         };
         let tables = midgame_schema::Table::ALL.map(|t| t.name);
         for dir in [MANIFEST_DIR, QUARANTINE_DIR, TMP_DIR]
@@ -158,11 +160,23 @@ impl Lake {
         Ok(lake)
     }
 
+    /// The lake at `root` for reading only (to plan a dry run): no lock is taken and
+    /// nothing is created or cleared. Writing through it is a bug.
+    #[must_use]
+    pub fn inspect(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            in_flight: std::sync::Arc::default(),
+            next_seq: std::sync::Arc::default(),
+            lock: None,
+        }
+    }
+
     /// The previous holder of the lake's lock, when it died holding it (its pid, host and
     /// start time), so a run can report the takeover.
     #[must_use]
     pub fn took_over_lock_from(&self) -> Option<&str> {
-        self.lock.took_over.as_deref()
+        self.lock.as_ref().and_then(|l| l.took_over.as_deref())
     }
 
     /// The lake's root directory.
@@ -202,9 +216,16 @@ impl Lake {
     fn sweep(&self) -> Result<(), LakeError> {
         let tmp = self.root.join(TMP_DIR);
         for f in read_dir_sorted(&tmp)? {
-            remove_quietly(&f);
+            if f.is_dir() {
+                if let Err(e) = fs_err::remove_dir_all(&f) {
+                    tracing::warn!(error = %e, "could not remove a leftover folder");
+                }
+            } else {
+                remove_quietly(&f);
+            }
         }
-        let committed = self.committed_hashes()?;
+        let mut committed = self.committed_hashes()?;
+        committed.extend(self.compacted_ids()?);
         let orphan = |p: &Path| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let hash = name.split(['-', '.']).next().unwrap_or_default();
@@ -230,20 +251,29 @@ impl Lake {
 /// Test hook for crash safety: with `MIDGAME_CRASH_AT=N` in the environment the process
 /// aborts (no destructor runs, nothing is flushed) at its Nth durable step: each file
 /// written, renamed or removed by the lake and by a scheduled run. A test that kills the
-/// process at every N in turn proves that every step is recoverable.
+/// process at every N in turn proves that every step is recoverable. With
+/// `MIDGAME_CRASH_TRACE=1` each step is listed on stderr (`crashpoint N: step`).
 pub fn crashpoint(step: &str) {
+    use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};
-    static LIMIT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static LIMIT: std::sync::OnceLock<(Option<u64>, bool)> = std::sync::OnceLock::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
-    let limit = LIMIT.get_or_init(|| {
-        std::env::var("MIDGAME_CRASH_AT")
-            .ok()
-            .and_then(|v| v.parse().ok())
+    let (limit, trace) = *LIMIT.get_or_init(|| {
+        (
+            std::env::var("MIDGAME_CRASH_AT")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            std::env::var_os("MIDGAME_CRASH_TRACE").is_some(),
+        )
     });
-    if let Some(n) = *limit
-        && COUNT.fetch_add(1, Ordering::SeqCst) + 1 == n
-    {
-        use std::io::Write;
+    if limit.is_none() && !trace {
+        return;
+    }
+    let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+    if trace {
+        let _ = writeln!(std::io::stderr(), "crashpoint {n}: {step}");
+    }
+    if limit == Some(n) {
         let _ = writeln!(
             std::io::stderr(),
             "MIDGAME_CRASH_AT={n}: aborting at {step}"

@@ -48,7 +48,8 @@ pub struct ManifestEntry {
     pub quarantined: u64,
     /// Records read but needed by no table.
     pub skipped: u64,
-    /// Data files written, relative to the lake root.
+    /// Data files written, relative to the lake root (as written: `midgame compact` may
+    /// since have merged them; `_manifest/compacted/` records what into what).
     pub files: Vec<String>,
     /// When it was ingested (RFC 3339 UTC).
     pub ingested_at: String,

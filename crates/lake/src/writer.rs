@@ -248,7 +248,7 @@ fn writer_properties(batch: &RecordBatch) -> WriterProperties {
     props.build()
 }
 
-fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
+pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
     let parquet_err = |source| LakeError::Parquet {
         path: path.to_path_buf(),
         source,

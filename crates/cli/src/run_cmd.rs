@@ -1,0 +1,536 @@
+//! `midgame run` (the scheduled batch) and `midgame backfill`.
+//!
+//! A run: take the lake's lock; drop what a killed run left; ingest what the archives
+//! gained since the manifest last saw them; run every detection over all of history but
+//! keep only alerts in the re-evaluated window (from the earliest new event, less the
+//! overlap); merge them into the alert table (new, changed, retracted); write the changes
+//! to the outbox and commit the table; deliver the outbox (files, webhook). The last line
+//! on stdout is a `key=value` summary for monitoring.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use midgame_lake::{FilePlan, IngestOptions, Lake};
+use midgame_sources::{RawMode, SourceKind};
+
+use crate::args::{BackfillArgs, RunArgs};
+use crate::config::{ArchiveConfig, Config};
+use crate::ingest::{IngestSummary, ingest_files};
+use crate::output::Printer;
+use crate::state::{AlertState, Change, Diff};
+
+impl Config {
+    /// `[lake] path`, relative to the config file.
+    fn lake_path(&self) -> anyhow::Result<PathBuf> {
+        let lake = self
+            .lake
+            .as_ref()
+            .context("the config has no [lake] path = \"...\"")?;
+        Ok(self.base.join(&lake.path))
+    }
+
+    /// Every file the `[[archive]]` globs match, with its archive; sorted, each once.
+    fn archive_files(&self, printer: &Printer) -> anyhow::Result<Vec<(usize, PathBuf)>> {
+        anyhow::ensure!(
+            !self.archive.is_empty(),
+            "the config has no [[archive]] (source = \"okta\", paths = [\"okta/**/*.json.gz\"])"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (i, a) in self.archive.iter().enumerate() {
+            for pattern in &a.paths {
+                let full = self.base.join(pattern);
+                let text = full.to_string_lossy();
+                let mut matched = 0;
+                for entry in glob::glob(&text)
+                    .with_context(|| format!("[[archive]] paths: bad pattern {pattern:?}"))?
+                {
+                    let p = entry.with_context(|| format!("[[archive]] {pattern:?}"))?;
+                    if p.is_file() && seen.insert(p.clone()) {
+                        out.push((i, p));
+                        matched += 1;
+                    }
+                }
+                if matched == 0 {
+                    printer.warn(&format!("[[archive]] {pattern:?} matches no file"));
+                }
+            }
+        }
+        out.sort_by(|x, y| x.1.cmp(&y.1));
+        Ok(out)
+    }
+
+    fn archive_options(&self, a: &ArchiveConfig) -> anyhow::Result<IngestOptions> {
+        let source = match &a.source {
+            Some(name) => Some(SourceKind::from_name(name).with_context(|| {
+                format!(
+                    "[[archive]] source = {name:?}: not one of {}",
+                    SourceKind::ALL
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?),
+            None => None,
+        };
+        let admin_mapping = match &a.mapping {
+            Some(p) => Some(std::sync::Arc::new(
+                midgame_sources::mapping::AdminMapping::load(&self.base.join(p))?,
+            )),
+            None => None,
+        };
+        let utc_offset_minutes = match &a.tz {
+            Some(tz) => crate::args::utc_offset_minutes(tz)
+                .map_err(|e| anyhow::anyhow!("[[archive]] tz = {tz:?}: {e}"))?,
+            None => 0,
+        };
+        Ok(IngestOptions {
+            source: source.or(admin_mapping.is_some().then_some(SourceKind::AdminAudit)),
+            identities: self.identities()?,
+            raw: match self.run.raw.as_str() {
+                "full" => RawMode::Full,
+                "none" => RawMode::None,
+                other => anyhow::bail!("[run] raw = {other:?}: expected \"full\" or \"none\""),
+            },
+            year: a.year,
+            utc_offset_minutes,
+            admin_mapping,
+            settle: Some(std::time::Duration::from_secs(self.run.settle_seconds)),
+            ..IngestOptions::default()
+        })
+    }
+
+    /// The detection folders: the built-in ones unless `[run] builtin = false`, and yours.
+    fn run_queries(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut q = Vec::new();
+        if self.run.builtin {
+            q.push(crate::detect_cmd::default_queries()?);
+        }
+        q.extend(self.run.queries.iter().map(|d| self.base.join(d)));
+        anyhow::ensure!(!q.is_empty(), "[run] builtin = false and no [run] queries");
+        Ok(q)
+    }
+}
+
+/// `key=value` pairs for the summary line; values with spaces are quoted.
+#[derive(Default)]
+struct SummaryLine(Vec<(&'static str, String)>);
+
+impl SummaryLine {
+    fn add(&mut self, k: &'static str, v: impl ToString) {
+        self.0.push((k, v.to_string()));
+    }
+
+    fn print(&self) -> anyhow::Result<()> {
+        let line = self
+            .0
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() || v.contains([' ', '"', '=']) {
+                    format!("{k}={v:?}")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "midgame-run {line}")?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let cfg = Config::load(&a.config)?;
+    let lake_dir = cfg.lake_path()?;
+    let files = cfg.archive_files(printer)?;
+    let options = cfg
+        .archive
+        .iter()
+        .map(|arch| cfg.archive_options(arch))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if a.dry_run {
+        return dry_run(&lake_dir, &files, &options, started);
+    }
+    let lake = Lake::open(&lake_dir)
+        .with_context(|| format!("opening the lake {}", lake_dir.display()))?;
+    if let Some(prev) = lake.took_over_lock_from() {
+        printer.warn(&format!(
+            "took over the lake lock of a run that died holding it ({prev})"
+        ));
+    }
+    let mut state = AlertState::load(lake.root())?;
+    state.recover_outbox(&lake)?;
+
+    // Ingest, one archive (one set of options) at a time.
+    let mut ingest = IngestSummary::default();
+    for (i, opts) in options.iter().enumerate() {
+        let group: Vec<PathBuf> = files
+            .iter()
+            .filter(|(k, _)| *k == i)
+            .map(|(_, p)| p.clone())
+            .collect();
+        if !group.is_empty() {
+            ingest.merge(ingest_files(&lake, &group, opts, printer)?);
+        }
+    }
+
+    // Detect over what has not been detected yet.
+    let entries = lake.manifest()?;
+    let pending: Vec<_> = entries
+        .iter()
+        .filter(|e| state.detected_seq.is_none_or(|w| e.seq > w))
+        .collect();
+    let earliest = pending.iter().filter_map(|e| e.min_time_ms).min();
+    #[allow(clippy::cast_possible_truncation)]
+    let overlap_ms = (cfg.run.overlap_hours.max(0.0) * 3_600_000.0) as i64;
+    let window_from = match (state.detected_seq, earliest) {
+        (None, _) => None,
+        (Some(_), Some(t)) => Some(t - overlap_ms),
+        (Some(_), None) => Some(i64::MAX),
+    };
+    let must_detect = state.detected_seq.is_none() && !entries.is_empty() || earliest.is_some();
+    let mut diff = Diff {
+        active: state.alerts.values().filter(|t| t.active).count(),
+        incidents_total: state.incident_ids().len(),
+        ..Diff::default()
+    };
+    let prev_incidents = state.incident_ids();
+    let now = chrono::Utc::now();
+    if must_detect {
+        diff = detect_into(&cfg, &lake, &mut state, (window_from, None), now)?;
+    }
+    let last_seq = lake.last_seq();
+    let advanced = state.detected_seq != Some(last_seq) && !entries.is_empty();
+    if must_detect || advanced {
+        commit(
+            &lake,
+            &mut state,
+            &diff,
+            &prev_incidents,
+            now,
+            Some(last_seq),
+        )?;
+    }
+    print_changes(&diff)?;
+    let delivery = deliver(&cfg, &lake, &state, printer)?;
+
+    let mut line = SummaryLine::default();
+    let degraded = !ingest.failed.is_empty() || delivery.failed > 0;
+    line.add("status", if degraded { "degraded" } else { "ok" });
+    line.add("lake", lake.root().display());
+    line.add("files_new", ingest.new_files);
+    line.add("files_grown", ingest.grown_files);
+    line.add("files_seen", ingest.seen_files);
+    line.add("files_failed", ingest.failed.len());
+    line.add("events", ingest.rows());
+    line.add("quarantined", ingest.quarantined);
+    line.add("held_bytes", ingest.held_bytes);
+    line.add(
+        "window_from",
+        window_from.filter(|t| *t != i64::MAX).map_or_else(
+            || {
+                if must_detect {
+                    "all".to_owned()
+                } else {
+                    "none".to_owned()
+                }
+            },
+            rfc3339,
+        ),
+    );
+    summary_alerts(&mut line, &diff, must_detect);
+    line.add("delivered", delivery.delivered);
+    line.add("queued", delivery.queued);
+    line.add(
+        "duration_s",
+        format!("{:.2}", started.elapsed().as_secs_f64()),
+    );
+    line.print()?;
+    if !ingest.failed.is_empty() {
+        anyhow::bail!(
+            "{} of the archive's files could not be ingested: {} (the rest was ingested and detected)",
+            ingest.failed.len(),
+            ingest.failed.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary_alerts(line: &mut SummaryLine, diff: &Diff, detected: bool) {
+    line.add("detected", detected);
+    line.add("alerts_new", diff.count(Change::New));
+    line.add("alerts_changed", diff.count(Change::Changed));
+    line.add("alerts_retracted", diff.count(Change::Retracted));
+    line.add("alerts_active", diff.active);
+    line.add("incidents", diff.incidents_total);
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// Run every detection; keep the alerts of `window`; merge them into the state.
+fn detect_into(
+    cfg: &Config,
+    lake: &Lake,
+    state: &mut AlertState,
+    window: (Option<i64>, Option<i64>),
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Diff> {
+    let queries = cfg.run_queries()?;
+    let mut opts = cfg.run_options(false)?;
+    opts.from_ms = window.0;
+    opts.to_ms = window.1;
+    let geoip = cfg.geoip()?.map(std::sync::Arc::new);
+    let findings = crate::runtime()?.block_on(async {
+        let ctx = midgame_detect::open_session(lake.root()).await?;
+        if let Some(g) = &geoip {
+            midgame_detect::register_geoip(&ctx, g);
+        }
+        crate::detect_cmd::detect_in(&ctx, &queries, &opts).await
+    })?;
+    let stages: BTreeMap<String, String> = midgame_detect::Detection::load_dirs(&queries)?
+        .into_iter()
+        .map(|d| (d.id, d.stage))
+        .collect();
+    Ok(state.apply(
+        findings.alerts,
+        window,
+        &stages,
+        opts.incident_window_ms,
+        opts.incident_min_stages,
+        now.timestamp_millis(),
+    ))
+}
+
+/// Write the changes to the outbox, then commit the table (the commit point).
+fn commit(
+    lake: &Lake,
+    state: &mut AlertState,
+    diff: &Diff,
+    prev_incidents: &std::collections::BTreeSet<String>,
+    now: chrono::DateTime<chrono::Utc>,
+    detected_seq: Option<u64>,
+) -> anyhow::Result<()> {
+    state.generation += 1;
+    if !diff.alerts.is_empty() {
+        let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+        AlertState::write_outbox(lake, state.generation, &stamp, &diff.ndjson(prev_incidents))?;
+    }
+    if detected_seq.is_some() {
+        state.detected_seq = detected_seq;
+    }
+    state.save(lake)
+}
+
+/// One line per change for the person reading the cron log.
+fn print_changes(diff: &Diff) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for i in &diff.incidents {
+        writeln!(
+            out,
+            "incident {:<9} {:>3}  {}  {}",
+            i.severity.to_uppercase(),
+            i.score,
+            i.user,
+            i.summary
+        )?;
+    }
+    for (c, a) in &diff.alerts {
+        writeln!(
+            out,
+            "{:<9} {:<8} {:<22} {}  {}",
+            c.name(),
+            a.severity,
+            a.detection,
+            a.user,
+            a.summary
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Delivery {
+    delivered: usize,
+    queued: usize,
+    failed: usize,
+}
+
+/// Deliver every committed outbox file, oldest first: a copy in `[output] dir`, a POST to
+/// `[output.webhook]`. A file leaves the outbox when every configured output has it; a
+/// webhook that fails keeps it (and every later one, in order) for the next run.
+fn deliver(
+    cfg: &Config,
+    lake: &Lake,
+    state: &AlertState,
+    printer: &Printer,
+) -> anyhow::Result<Delivery> {
+    let mut d = Delivery::default();
+    let pending = state.recover_outbox(lake)?;
+    let mut webhook_down = false;
+    for p in pending {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(dir) = &cfg.output.dir {
+            let dir = cfg.base.join(dir);
+            fs_err::create_dir_all(&dir)?;
+            let dest = dir.join(format!("midgame-{name}"));
+            if !dest.exists() {
+                let tmp = dir.join(format!(".midgame-{name}.tmp"));
+                fs_err::copy(&p, &tmp)?;
+                fs_err::File::open(&tmp)?.sync_all()?;
+                fs_err::rename(&tmp, &dest)?;
+                midgame_lake::crashpoint("output file written");
+            }
+        }
+        let mut sent = true;
+        if let Some(wh) = &cfg.output.webhook {
+            let marker = p.with_extension("sent");
+            if !marker.exists() {
+                sent = false;
+                if !webhook_down {
+                    let body = fs_err::read(&p)?;
+                    match crate::webhook::post(wh, &name, &body) {
+                        Ok(()) => {
+                            midgame_lake::crashpoint("webhook sent");
+                            fs_err::write(&marker, b"")?;
+                            sent = true;
+                        }
+                        Err(e) => {
+                            printer.warn(&format!(
+                                "webhook: {e}; {name} stays queued for the next run"
+                            ));
+                            webhook_down = true;
+                            d.failed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if sent {
+            fs_err::remove_file(&p)?;
+            let _ = fs_err::remove_file(p.with_extension("sent"));
+            midgame_lake::crashpoint("outbox file delivered");
+            d.delivered += 1;
+        } else {
+            d.queued += 1;
+        }
+    }
+    Ok(d)
+}
+
+fn dry_run(
+    lake_dir: &Path,
+    files: &[(usize, PathBuf)],
+    options: &[IngestOptions],
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
+    let lake = Lake::inspect(lake_dir);
+    let index = lake.manifest_index()?;
+    let mut out = std::io::stdout().lock();
+    let (mut new, mut grown, mut seen, mut bytes, mut held) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    for (i, f) in files {
+        match lake.plan_file(f, &index, options[*i].settle)? {
+            FilePlan::Seen { held: h, .. } => {
+                seen += 1;
+                held += h;
+            }
+            FilePlan::Read {
+                start,
+                end,
+                held: h,
+                ..
+            } => {
+                if start == 0 {
+                    new += 1;
+                    writeln!(out, "new    {}  {} bytes", f.display(), end)?;
+                } else {
+                    grown += 1;
+                    writeln!(
+                        out,
+                        "grown  {}  bytes {start}..{end} ({} new)",
+                        f.display(),
+                        end - start
+                    )?;
+                }
+                if h > 0 {
+                    writeln!(out, "       (+{h} bytes of an unfinished last line wait)")?;
+                }
+                bytes += end - start;
+                held += h;
+            }
+        }
+    }
+    let mut line = SummaryLine::default();
+    line.add("status", "dry-run");
+    line.add("lake", lake_dir.display());
+    line.add("files_new", new);
+    line.add("files_grown", grown);
+    line.add("files_seen", seen);
+    line.add("bytes_to_read", bytes);
+    line.add("held_bytes", held);
+    line.add(
+        "duration_s",
+        format!("{:.2}", started.elapsed().as_secs_f64()),
+    );
+    drop(out);
+    line.print()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    anyhow::ensure!(a.from < a.to, "--from must be before --to");
+    let cfg = Config::load(&a.config)?;
+    let lake_dir = cfg.lake_path()?;
+    anyhow::ensure!(
+        lake_dir.join("_manifest").is_dir(),
+        "{}: not a lake (no _manifest); run `midgame run` first",
+        lake_dir.display()
+    );
+    let lake = Lake::open(&lake_dir)
+        .with_context(|| format!("opening the lake {}", lake_dir.display()))?;
+    let mut state = AlertState::load(lake.root())?;
+    state.recover_outbox(&lake)?;
+    let prev_incidents = state.incident_ids();
+    let now = chrono::Utc::now();
+    let diff = detect_into(&cfg, &lake, &mut state, (Some(a.from), Some(a.to)), now)?;
+    commit(&lake, &mut state, &diff, &prev_incidents, now, None)?;
+    print_changes(&diff)?;
+    let delivery = deliver(&cfg, &lake, &state, printer)?;
+    let mut line = SummaryLine::default();
+    line.add(
+        "status",
+        if delivery.failed > 0 {
+            "degraded"
+        } else {
+            "ok"
+        },
+    );
+    line.add("lake", lake.root().display());
+    line.add("window_from", rfc3339(a.from));
+    line.add("window_to", rfc3339(a.to));
+    summary_alerts(&mut line, &diff, true);
+    line.add("delivered", delivery.delivered);
+    line.add("queued", delivery.queued);
+    line.add(
+        "duration_s",
+        format!("{:.2}", started.elapsed().as_secs_f64()),
+    );
+    line.print()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,669 @@
+//! `midgame run`, `backfill` and `compact` end to end: incremental runs over a growing
+//! archive give the answer of one run over all of it; a run killed at any step leaves a
+//! lake the next run completes exactly; alerts are emitted once, and changes only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_midgame"));
+    c.env_remove("MIDGAME_CRASH_AT")
+        .env_remove("MIDGAME_CRASH_TRACE")
+        .env("RUST_LOG", "error");
+    c
+}
+
+fn ok(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{out}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// The `key=value` pairs of the last stdout line.
+fn summary(out: &str) -> BTreeMap<String, String> {
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("midgame-run "), "{out}");
+    last.split_whitespace()
+        .skip(1)
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+        .collect()
+}
+
+/// A generated archive of plain NDJSON files: six people, twelve days, one intrusion.
+fn archive(dir: &Path) -> Vec<PathBuf> {
+    ok(&bin()
+        .args([
+            "gen", "--users", "6", "--days", "12", "--seed", "3", "--attack", "--out",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap());
+    let mut files = Vec::new();
+    for sub in ["okta", "admin"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    files.sort();
+    files
+}
+
+fn write_config(root: &Path, extra: &str) -> PathBuf {
+    write_config_with(root, "", extra)
+}
+
+/// `run` goes into `[run]`, `extra` at the end.
+fn write_config_with(root: &Path, run: &str, extra: &str) -> PathBuf {
+    std::fs::create_dir_all(root).unwrap();
+    let cfg = root.join("midgame.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[identity]
+default_domain = "acme.test"
+[[allowlist.networks]]
+cidr = "198.51.100.0/24"
+reason = "corporate VPN egress (Ashburn)"
+[lake]
+path = "lake"
+[[archive]]
+source = "okta"
+paths = ["live/okta/*.ndjson"]
+[[archive]]
+source = "admin-audit"
+paths = ["live/admin/*.ndjson"]
+[run]
+settle_seconds = 3600
+{run}
+[output]
+dir = "out"
+{extra}"#
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn run(cfg: &Path) -> BTreeMap<String, String> {
+    summary(&ok(&bin()
+        .args(["run", "--config"])
+        .arg(cfg)
+        .output()
+        .unwrap()))
+}
+
+/// Active alerts in the lake's alert table: id -> everything emitted about it.
+fn active(lake: &Path) -> BTreeMap<String, Vec<String>> {
+    let f = std::fs::File::open(lake.join("alerts/alerts.parquet")).unwrap();
+    let mut out = BTreeMap::new();
+    for b in ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+    {
+        let b: RecordBatch = b.unwrap();
+        let text = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
+        let cols: Vec<_> = [
+            "alert_id",
+            "detection",
+            "severity",
+            "user",
+            "first_seen",
+            "last_seen",
+            "summary",
+            "evidence",
+            "incident_id",
+            "status",
+        ]
+        .iter()
+        .map(|n| text(n))
+        .collect();
+        for i in 0..b.num_rows() {
+            if cols[9].value(i) != "active" {
+                continue;
+            }
+            let row: Vec<String> = cols
+                .iter()
+                .map(|c| {
+                    if c.is_valid(i) {
+                        c.value(i).to_owned()
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            out.insert(row[0].clone(), row);
+        }
+    }
+    out
+}
+
+/// Replay every emitted change, in order: the alerts a consumer of the outputs holds.
+fn replay(out_dir: &Path) -> BTreeMap<String, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out_dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut held: BTreeMap<String, String> = BTreeMap::new();
+    for f in files {
+        for line in std::fs::read_to_string(&f).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["type"] != "alert" {
+                continue;
+            }
+            let id = v["alert_id"].as_str().unwrap().to_owned();
+            match v["change"].as_str().unwrap() {
+                "new" => {
+                    assert!(!held.contains_key(&id), "{id} emitted as new twice");
+                    held.insert(id, v["last_seen"].to_string());
+                }
+                "changed" => {
+                    assert!(held.contains_key(&id), "{id} changed before it was new");
+                    held.insert(id, v["last_seen"].to_string());
+                }
+                "retracted" => {
+                    assert!(
+                        held.remove(&id).is_some(),
+                        "{id} retracted but never emitted"
+                    );
+                }
+                other => panic!("change {other}"),
+            }
+        }
+    }
+    held
+}
+
+/// (file, line) of every row in the lake: each record once, from where it was read.
+fn rows(lake: &Path) -> Vec<(String, String, i64)> {
+    let mut out = Vec::new();
+    for table in ["auth", "admin"] {
+        let mut stack = vec![lake.join(table)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    let r =
+                        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
+                            .unwrap()
+                            .build()
+                            .unwrap();
+                    for b in r {
+                        let b = b.unwrap();
+                        let file = b.column_by_name("file").unwrap().as_string::<i32>().clone();
+                        let line = arrow::compute::cast(
+                            b.column_by_name("line").unwrap(),
+                            &arrow::datatypes::DataType::Int64,
+                        )
+                        .unwrap();
+                        let line = line.as_primitive::<arrow::datatypes::Int64Type>();
+                        for i in 0..b.num_rows() {
+                            out.push((table.to_owned(), file.value(i).to_owned(), line.value(i)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A small deterministic random source (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        usize::try_from(self.0 % n as u64).unwrap()
+    }
+}
+
+/// Put the first `len` bytes of `src` at the same place under `root/live`.
+fn place(src_root: &Path, src: &Path, root: &Path, len: usize) {
+    let rel = src.strip_prefix(src_root).unwrap();
+    let dest = root.join("live").join(rel);
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let bytes = std::fs::read(src).unwrap();
+    std::fs::write(dest, &bytes[..len.min(bytes.len())]).unwrap();
+}
+
+#[test]
+fn any_split_of_the_archive_into_runs_ends_with_the_alerts_of_one_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("archive");
+    let files = archive(&src);
+
+    // One run over the whole archive.
+    let whole = tmp.path().join("whole");
+    for f in &files {
+        place(&src, f, &whole, usize::MAX);
+    }
+    let s = run(&write_config(&whole, ""));
+    assert_eq!(s["status"], "ok");
+    let want = active(&whole.join("lake"));
+    assert!(want.len() >= 5, "the intrusion alerts: {want:?}");
+    assert_eq!(s["alerts_new"], want.len().to_string());
+    assert_eq!(replay(&whole.join("out")).len(), want.len());
+    let want_rows = rows(&whole.join("lake"));
+
+    for seed in [7u64, 1234, 99_991] {
+        let mut rng = Rng(seed);
+        let root = tmp.path().join(format!("split-{seed}"));
+        let cfg = write_config(&root, "");
+        let runs = 2 + rng.below(3);
+        // Each file arrives in some run, perhaps cut mid-line first and whole later.
+        let mut arrival: Vec<(usize, Option<(usize, usize)>)> = Vec::new();
+        for f in &files {
+            let at = rng.below(runs);
+            let len = std::fs::metadata(f).unwrap().len() as usize;
+            let grows = at + 1 < runs && rng.below(3) == 0;
+            arrival.push((
+                at,
+                grows.then(|| (rng.below(len), at + 1 + rng.below(runs - at - 1))),
+            ));
+        }
+        for r in 0..runs {
+            for (f, (at, grow)) in files.iter().zip(&arrival) {
+                match grow {
+                    Some((cut, whole_at)) if r >= *at && r < *whole_at => {
+                        place(&src, f, &root, *cut)
+                    }
+                    _ if r >= *at => place(&src, f, &root, usize::MAX),
+                    _ => {}
+                }
+            }
+            let s = run(&cfg);
+            assert_eq!(s["status"], "ok", "seed {seed} run {r}: {s:?}");
+        }
+        let got = active(&root.join("lake"));
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "seed {seed}: the same alerts"
+        );
+        assert_eq!(got, want, "seed {seed}: the same content");
+        assert_eq!(
+            replay(&root.join("out")).keys().collect::<BTreeSet<_>>(),
+            want.keys().collect::<BTreeSet<_>>(),
+            "seed {seed}: what was emitted adds up to the same alerts"
+        );
+        // Rows carry the path they were read from: compare lines per file name.
+        let rel = |v: Vec<(String, String, i64)>, base: &Path| -> Vec<(String, String, i64)> {
+            let base = base.display().to_string();
+            let mut v: Vec<_> = v
+                .into_iter()
+                .map(|(t, f, l)| (t, f.replace(&base, ""), l))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            rel(rows(&root.join("lake")), &root),
+            rel(want_rows.clone(), &whole),
+            "seed {seed}: every record once"
+        );
+    }
+}
+
+#[test]
+fn a_second_run_over_the_same_archive_emits_nothing_and_a_dry_run_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("archive");
+    let files = archive(&src);
+    let root = tmp.path().join("r");
+    let cfg = write_config(&root, "");
+    for f in &files {
+        place(&src, f, &root, usize::MAX);
+    }
+    let dry = ok(&bin()
+        .args(["run", "--dry-run", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap());
+    let s = summary(&dry);
+    assert_eq!(s["status"], "dry-run");
+    assert_eq!(s["files_new"], files.len().to_string());
+    assert_eq!(
+        dry.lines().filter(|l| l.starts_with("new ")).count(),
+        files.len()
+    );
+    assert!(!root.join("lake").exists(), "a dry run writes nothing");
+
+    let first = run(&cfg);
+    assert_eq!(first["files_new"], files.len().to_string());
+    let n: usize = first["alerts_new"].parse().unwrap();
+    assert!(n >= 5);
+    let second = run(&cfg);
+    assert_eq!(
+        (
+            second["files_seen"].as_str(),
+            second["alerts_new"].as_str(),
+            second["detected"].as_str()
+        ),
+        (files.len().to_string().as_str(), "0", "false")
+    );
+    assert_eq!(second["alerts_active"], n.to_string());
+    assert_eq!(
+        std::fs::read_dir(root.join("out")).unwrap().count(),
+        1,
+        "one file per run with changes"
+    );
+
+    // Backfill over the whole range: the same findings, so nothing new, nothing repeated.
+    let b = summary(&ok(&bin()
+        .args([
+            "backfill",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2030-01-01",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap()));
+    assert_eq!(
+        (
+            b["alerts_new"].as_str(),
+            b["alerts_changed"].as_str(),
+            b["alerts_retracted"].as_str()
+        ),
+        ("0", "0", "0")
+    );
+    assert_eq!(b["alerts_active"], n.to_string());
+
+    // Compaction merges each day's files and keeps every row.
+    let before = rows(&root.join("lake"));
+    let lake = root.join("lake");
+    ok(&bin()
+        .args(["compact", "--lake"])
+        .arg(&lake)
+        .output()
+        .unwrap());
+    assert_eq!(rows(&lake), before);
+    let again = run(&cfg);
+    assert_eq!(again["alerts_new"], "0", "{again:?}");
+}
+
+/// Run with `MIDGAME_CRASH_TRACE`: the names of the run's durable steps, in order.
+fn steps(cfg: &Path) -> Vec<String> {
+    let o = bin()
+        .env("MIDGAME_CRASH_TRACE", "1")
+        .args(["run", "--config"])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    ok(&o);
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("crashpoint "))
+        .map(|l| l.split_once(": ").unwrap().1.to_owned())
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_run_killed_at_any_step_is_completed_exactly_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("archive");
+    let files = archive(&src);
+    // The state before the run under test: most of the archive, one file cut mid-line.
+    let base = tmp.path().join("base");
+    // Two of the detections (one over auth, one over admin; together an incident) keep
+    // the loop's many runs short; which detections run does not change what is tested.
+    let queries = base.join("queries");
+    std::fs::create_dir_all(&queries).unwrap();
+    for q in ["new_device_sso.sql", "data_staging.sql"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../queries")
+                .join(q),
+            queries.join(q),
+        )
+        .unwrap();
+    }
+    let cfg = write_config_with(&base, "builtin = false\nqueries = [\"queries\"]", "");
+    let (early, late) = files.split_at(files.len() * 2 / 3);
+    for f in early {
+        place(&src, f, &base, usize::MAX);
+    }
+    place(&src, &late[0], &base, 5000);
+    run(&cfg);
+    // The run under test sees the whole archive.
+    for f in &files {
+        place(&src, f, &base, usize::MAX);
+    }
+    let reference = tmp.path().join("reference");
+    copy_dir(&base, &reference);
+    let names = steps(&reference.join("midgame.toml"));
+    let want_rows = rows(&reference.join("lake"));
+    let want_alerts = active(&reference.join("lake"));
+    let want_out = replay(&reference.join("out"));
+    assert!(names.len() > 20, "{names:?}");
+
+    // The steps of the first files in full (data file, quarantine, manifest entry), the
+    // last ones (the last entry, outbox, alert table, output file, delivery), and every
+    // seventh in between: each file's ingest repeats the same steps.
+    let total = names.len();
+    let chosen: Vec<usize> = (1..=total)
+        .filter(|n| *n <= 10 || *n + 8 > total || n % 7 == 0)
+        .collect();
+    for want in [
+        "written to _tmp",
+        "renamed into place",
+        "output file written",
+        "outbox file delivered",
+    ] {
+        assert!(
+            chosen.iter().any(|n| names[n - 1] == want),
+            "{want} is among the chosen steps: {names:?}"
+        );
+    }
+    let rel = |v: Vec<(String, String, i64)>, from: &Path| -> Vec<(String, String, i64)> {
+        let from = from.display().to_string();
+        let mut v: Vec<_> = v
+            .into_iter()
+            .map(|(t, f, l)| (t, f.replace(&from, ""), l))
+            .collect();
+        v.sort();
+        v
+    };
+    let check = |dir: &Path, what: &str| {
+        assert_eq!(
+            rel(rows(&dir.join("lake")), dir),
+            rel(want_rows.clone(), &reference),
+            "{what}: rows"
+        );
+        assert_eq!(active(&dir.join("lake")), want_alerts, "{what}: alerts");
+        assert_eq!(replay(&dir.join("out")), want_out, "{what}: emitted");
+    };
+    for n in chosen {
+        let dir = tmp.path().join(format!("crash-{n}"));
+        copy_dir(&base, &dir);
+        let o = bin()
+            .env("MIDGAME_CRASH_AT", n.to_string())
+            .args(["run", "--config"])
+            .arg(dir.join("midgame.toml"))
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success(),
+            "step {n} ({}) was not reached",
+            names[n - 1]
+        );
+        run(&dir.join("midgame.toml"));
+        check(&dir, &format!("killed at step {n} ({})", names[n - 1]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    // And real kills, at whatever the process is doing then.
+    for (i, ms) in [150u64, 600, 1500].into_iter().enumerate() {
+        let dir = tmp.path().join(format!("kill-{i}"));
+        copy_dir(&base, &dir);
+        let mut child = bin()
+            .args(["run", "--config"])
+            .arg(dir.join("midgame.toml"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        run(&dir.join("midgame.toml"));
+        check(&dir, &format!("SIGKILL after {ms} ms"));
+    }
+}
+
+/// A one-request-at-a-time HTTP server answering each POST with the next status.
+fn webhook_server(statuses: Vec<u16>) -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for status in statuses {
+            let (stream, _) = listener.accept().unwrap();
+            let mut r = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut headers = String::new();
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                headers.push_str(&line);
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            let mut w = stream;
+            write!(
+                w,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            tx.send((headers, String::from_utf8(body).unwrap()))
+                .unwrap();
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn a_webhook_that_fails_keeps_the_alerts_queued_until_a_run_delivers_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("archive");
+    let files = archive(&src);
+    // Down for the first run (both attempts), up for the second.
+    let (url, rx) = webhook_server(vec![503, 503, 200]);
+    let root = tmp.path().join("r");
+    let cfg = write_config(
+        &root,
+        &format!("[output.webhook]\nurl = \"{url}\"\nretries = 1\nbackoff_ms = 10\n"),
+    );
+    for f in &files {
+        place(&src, f, &root, usize::MAX);
+    }
+    let first = run(&cfg);
+    assert_eq!(
+        (first["status"].as_str(), first["queued"].as_str()),
+        ("degraded", "1"),
+        "{first:?}"
+    );
+    let n: usize = first["alerts_new"].parse().unwrap();
+    assert!(n >= 5);
+    let second = run(&cfg);
+    assert_eq!(
+        (second["delivered"].as_str(), second["queued"].as_str()),
+        ("1", "0"),
+        "{second:?}"
+    );
+    let mut got = Vec::new();
+    while let Ok(req) = rx.try_recv() {
+        got.push(req);
+    }
+    assert_eq!(got.len(), 3, "two failed attempts, then the delivery");
+    let (headers, body) = &got[2];
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/x-ndjson"),
+        "{headers}"
+    );
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("idempotency-key: 0000000001-"),
+        "{headers}"
+    );
+    let alerts = body
+        .lines()
+        .filter(|l| l.contains("\"type\":\"alert\"") && l.contains("\"change\":\"new\""))
+        .count();
+    assert_eq!(alerts, n, "every new alert of the first run, once");
+    assert!(
+        root.join("lake/alerts/outbox")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn the_readme_config_for_scheduled_runs_is_valid() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let section = &readme[readme.find("## Scheduled runs").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(toml.contains("[[archive]]") && toml.contains("[output.webhook]"));
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("midgame.toml");
+    // The example's absolute paths point into the temporary folder.
+    std::fs::write(
+        &cfg,
+        toml.replace("\"/", &format!("\"{}/", tmp.path().display())),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["run", "--dry-run", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let s = summary(&ok(&o));
+    assert_eq!(
+        (s["status"].as_str(), s["files_new"].as_str()),
+        ("dry-run", "0")
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("matches no file"));
+}
