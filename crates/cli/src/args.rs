@@ -46,6 +46,43 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Merge each partition's small files into one, atomically.
     Compact(CompactArgs),
+    /// Throughput: ingest and each detection on generated (or your) logs.
+    Bench(BenchArgs),
+}
+
+/// `midgame bench`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  midgame bench --events 1000000 --raw none\n  midgame bench --events 10000000 --work /var/tmp/mgbench --threads 2 --json bench.json\n  midgame bench --input okta-archive/ --detection impossible_travel"
+)]
+pub struct BenchArgs {
+    /// Events to generate (`midgame gen`, seed 1, 30 days, users to match).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Your own logs instead (files or folders, as `ingest` takes them).
+    #[arg(long, value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+    /// Keep generated logs here and reuse them next time (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    /// Keep the lake in the work folder after the run.
+    #[arg(long)]
+    pub keep_lake: bool,
+    /// Keep each record's original text (`full`, ingest's default) or not.
+    #[arg(long, value_enum, default_value_t = RawArg::Full)]
+    pub raw: RawArg,
+    /// Threads for parsing and for DataFusion (default: every core).
+    #[arg(long, value_parser = clap::value_parser!(usize))]
+    pub threads: Option<usize>,
+    /// Only these detections (repeatable; default: each, then all in one run).
+    #[arg(long = "detection", value_name = "ID")]
+    pub detections: Vec<String>,
+    /// Print JSON instead of the table.
+    #[arg(long = "format-json")]
+    pub format_json: bool,
+    /// Also write the JSON report to this file (never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `midgame run`.

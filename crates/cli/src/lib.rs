@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod bench_cmd;
 mod check;
 mod compact;
 mod config;
@@ -66,6 +67,7 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run_cmd::run(&a, printer),
         Command::Backfill(a) => run_cmd::backfill(&a, printer),
         Command::Compact(a) => compact::run(&a, printer),
+        Command::Bench(a) => bench_cmd::run(&a, printer),
     }
 }
 

@@ -78,6 +78,55 @@ pub fn session_config() -> SessionConfig {
     SessionConfig::new().with_information_schema(true)
 }
 
+/// Memory DataFusion may hold for query execution: `MIDGAME_MEMORY_LIMIT` (bytes, or with
+/// a `K`, `M`, `G` suffix), else half of the machine's memory, else 4 GiB.
+#[must_use]
+pub fn memory_limit() -> usize {
+    if let Ok(v) = std::env::var("MIDGAME_MEMORY_LIMIT")
+        && let Some(bytes) = parse_bytes(&v)
+    {
+        return bytes;
+    }
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<usize>().ok())
+        })
+        .map_or(4 << 30, |kb| kb * 1024 / 2)
+}
+
+fn parse_bytes(v: &str) -> Option<usize> {
+    let v = v.trim();
+    let (num, mult) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (&v[..i], 1 << 10),
+        (i, 'm' | 'M') => (&v[..i], 1 << 20),
+        (i, 'g' | 'G') => (&v[..i], 1 << 30),
+        _ => (v, 1),
+    };
+    num.trim().parse::<usize>().ok().map(|n| n * mult)
+}
+
+/// The execution runtime: a memory pool of [`memory_limit`] bytes shared fairly by the
+/// operators that can spill (sorts, aggregations, joins spill to the system's temporary
+/// folder when it is full), so a detection over 50M events stays within bounds instead
+/// of taking the machine.
+///
+/// # Errors
+/// The runtime cannot be built (the temporary folder is unusable).
+pub fn runtime_env() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, DetectError> {
+    use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+    let pool = TrackConsumersPool::new(
+        FairSpillPool::new(memory_limit()),
+        std::num::NonZeroUsize::new(5).expect("5 is not zero"),
+    );
+    Ok(datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(pool))
+        .build_arc()?)
+}
+
 /// A DataFusion session with every lake table registered.
 ///
 /// # Errors
@@ -101,7 +150,7 @@ pub async fn open_session_with(
             reason: "no _manifest directory; create it with `midgame ingest --lake DIR ...`".into(),
         });
     }
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config_rt(config, runtime_env()?);
     register_lake(&ctx, lake).await?;
     Ok(ctx)
 }

@@ -231,7 +231,7 @@ impl Lake {
         self.ingest_planned(path, &plan, opts, progress)
     }
 
-    /// Carry out a [`FilePlan`] made by [`Lake::plan_file`].
+    /// Carry out a [`FilePlan`](crate::FilePlan) made by [`Lake::plan_file`].
     ///
     /// # Errors
     /// As [`Lake::ingest_file`].

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""midgame next to DuckDB, side by side on one machine (run through benches/peer/run.sh).
+
+Steps, each run RUNS times alternating midgame and DuckDB, medians reported:
+  ingest okta, detection columns   midgame ingest --raw none   | DuckDB read_json with the
+                                                                  same fields -> zstd(3) Parquet
+  ingest okta, every field         midgame ingest --raw full   | DuckDB read_json, all fields
+                                   (columns + original record)    (nested) -> zstd(3) Parquet
+  ingest admin, detection columns  as above, for the admin audit log
+  each detection                   midgame detect (one query)  | the same SQL text, the same
+                                                                  views, over the same Parquet
+Both sides run as fresh processes (start-up included) on the same number of threads;
+CPU seconds are the child's user + system time. Ratio = DuckDB wall / midgame wall.
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+DUCK_RUNNER = r"""
+import duckdb, json, sys
+spec = json.load(open(sys.argv[1]))
+con = duckdb.connect()
+con.execute(f"SET threads = {spec['threads']}")
+result = None
+for stmt in spec["statements"]:
+    cur = con.execute(stmt)
+    try:
+        rows = cur.fetchall()
+    except Exception:
+        rows = []
+    # A single value (a count) is the result; otherwise the number of rows.
+    result = rows[0][0] if spec.get("scalar") and rows else len(rows)
+print(json.dumps({"result": result}))
+"""
+
+OKTA_COLUMNS = {
+    "published": "VARCHAR",
+    "eventType": "VARCHAR",
+    "actor": "STRUCT(alternateId VARCHAR)",
+    "client": "STRUCT(ipAddress VARCHAR, userAgent STRUCT(rawUserAgent VARCHAR, os VARCHAR, browser VARCHAR), "
+    "geographicalContext STRUCT(city VARCHAR, country VARCHAR, geolocation STRUCT(lat DOUBLE, lon DOUBLE)))",
+    "outcome": "STRUCT(result VARCHAR, reason VARCHAR)",
+    "securityContext": "STRUCT(asNumber BIGINT, asOrg VARCHAR, isProxy BOOLEAN)",
+    "debugContext": "STRUCT(debugData STRUCT(deviceFingerprint VARCHAR, dtHash VARCHAR, risk VARCHAR))",
+    "authenticationContext": "STRUCT(externalSessionId VARCHAR, credentialType VARCHAR)",
+    "device": "STRUCT(id VARCHAR)",
+    "target": "STRUCT(type VARCHAR, displayName VARCHAR, alternateId VARCHAR)[]",
+    "request": "STRUCT(ipChain STRUCT(ip VARCHAR)[])",
+}
+
+# The columns midgame's okta parser fills (docs/tables.md), computed the same way.
+OKTA_SELECT = """
+    CAST(published AS TIMESTAMPTZ) AS time,
+    epoch_ms(CAST(published AS TIMESTAMPTZ)) AS time_ms,
+    'okta' AS source,
+    eventType AS event_type,
+    CASE WHEN outcome.result IN ('SUCCESS', 'ALLOW') THEN 'success'
+         WHEN outcome.result IN ('FAILURE', 'DENY') THEN 'failure' ELSE 'unknown' END AS outcome,
+    outcome.reason AS outcome_reason,
+    lower(actor.alternateId) AS user,
+    actor.alternateId AS user_raw,
+    client.ipAddress AS src_ip,
+    client.geographicalContext.geolocation.lat AS geo_lat,
+    client.geographicalContext.geolocation.lon AS geo_lon,
+    client.geographicalContext.city AS geo_city,
+    client.geographicalContext.country AS geo_country,
+    securityContext.asNumber AS asn,
+    securityContext.asOrg AS as_org,
+    securityContext.isProxy AS is_proxy,
+    coalesce(debugContext.debugData.deviceFingerprint, device.id) AS device_id,
+    client.userAgent.rawUserAgent AS user_agent,
+    client.userAgent.os AS os,
+    client.userAgent.browser AS browser,
+    target[1].displayName AS app,
+    authenticationContext.externalSessionId AS session_id,
+    authenticationContext.credentialType AS mfa_factor,
+    debugContext.debugData.risk AS risk,
+    request.ipChain[1].ip AS proxy_ip,
+    filename AS file
+"""
+
+ADMIN_COLUMNS = {
+    "time": "VARCHAR",
+    "actor": "VARCHAR",
+    "src_ip": "VARCHAR",
+    "session_id": "VARCHAR",
+    "tool": "VARCHAR",
+    "action": "VARCHAR",
+    "target_type": "VARCHAR",
+    "target_id": "VARCHAR",
+    "customer_id": "VARCHAR",
+    "records": "BIGINT",
+    "bytes": "BIGINT",
+    "outcome": "VARCHAR",
+    "user_agent": "VARCHAR",
+}
+
+ADMIN_SELECT = """
+    CAST(time AS TIMESTAMPTZ) AS time,
+    epoch_ms(CAST(time AS TIMESTAMPTZ)) AS time_ms,
+    'admin-audit' AS source,
+    tool, lower(actor) AS user, actor AS user_raw, src_ip, session_id, action,
+    split_part(action, '.', -1) AS activity,
+    target_type, target_id, customer_id, records, bytes, outcome, user_agent,
+    filename AS file
+"""
+
+
+def duck_columns(cols):
+    return "{" + ", ".join(f"{k}: '{v}'" for k, v in cols.items()) + "}"
+
+
+def timed(cmd, env=None, capture=False):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        env=env,
+        check=False,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, proc.stdout if capture else ""
+
+
+class Peer:
+    def __init__(self, args):
+        self.a = args
+        self.work = os.path.abspath(args.work)
+        self.env = dict(os.environ, RAYON_NUM_THREADS=str(args.threads), RUST_LOG="error")
+        self.runner = os.path.join(self.work, "duck_runner.py")
+        with open(self.runner, "w") as f:
+            f.write(DUCK_RUNNER)
+        self.results = []
+
+    def midgame(self, *args, capture=False):
+        return timed([self.a.midgame, "-q", *args], env=self.env, capture=capture)
+
+    def duck(self, statements, scalar=False):
+        spec = os.path.join(self.work, "duck_spec.json")
+        with open(spec, "w") as f:
+            json.dump({"threads": self.a.threads, "statements": statements, "scalar": scalar}, f)
+        wall, cpu, out = timed([sys.executable, self.runner, spec], capture=True)
+        return wall, cpu, json.loads(out.strip().splitlines()[-1])["result"]
+
+    def logs(self):
+        logs = os.path.join(self.work, f"logs-{self.a.events}")
+        if not os.path.isdir(os.path.join(logs, "okta")):
+            users = max(8, -(-self.a.events // (17 * 30)))
+            tmp = logs + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            print(f"generating ~{self.a.events:,} events ({users} users, 30 days) in {logs}", flush=True)
+            subprocess.run(
+                [self.a.midgame, "gen", "--out", tmp, "--users", str(users), "--days", "30", "--seed", "1", "--attack"],
+                check=True,
+            )
+            os.rename(tmp, logs)
+        return logs
+
+    def step(self, name, run_midgame, run_duck, unit_events):
+        mg, dk = [], []
+        mg_out = dk_out = None
+        for _ in range(self.a.runs):
+            w, c, mg_out = run_midgame()
+            mg.append((w, c))
+            w, c, dk_out = run_duck()
+            dk.append((w, c))
+        med = lambda xs, i: statistics.median(x[i] for x in xs)
+        r = {
+            "step": name,
+            "midgame_wall_s": med(mg, 0),
+            "midgame_cpu_s": med(mg, 1),
+            "duckdb_wall_s": med(dk, 0),
+            "duckdb_cpu_s": med(dk, 1),
+            "ratio": med(dk, 0) / med(mg, 0),
+            "midgame_result": mg_out,
+            "duckdb_result": dk_out,
+            "events": unit_events,
+        }
+        self.results.append(r)
+        print(
+            f"{name:<34} {r['midgame_wall_s']:8.2f} ({r['midgame_cpu_s']:6.2f}) "
+            f"{r['duckdb_wall_s']:8.2f} ({r['duckdb_cpu_s']:6.2f}) {r['ratio']:7.2f}x   {mg_out} / {dk_out}",
+            flush=True,
+        )
+
+    def ingest_steps(self, logs):
+        scratch = os.path.join(self.work, "scratch")
+        okta = os.path.join(logs, "okta")
+        admin = os.path.join(logs, "admin")
+
+        def mg(source, path, raw):
+            def go():
+                shutil.rmtree(scratch, ignore_errors=True)
+                w, c, _ = self.midgame("ingest", "--lake", scratch, "--source", source, "--raw", raw, path)
+                rows = 0
+                for e in os.listdir(os.path.join(scratch, "_manifest")):
+                    if e.endswith(".json"):
+                        m = json.load(open(os.path.join(scratch, "_manifest", e)))
+                        rows += m["auth_rows"] + m["admin_rows"]
+                return w, c, rows
+
+            return go
+
+        def dk(select, cols, path):
+            def go():
+                out = os.path.join(self.work, "duck.parquet")
+                if os.path.exists(out):
+                    os.remove(out)
+                src = f"read_json('{path}/*.ndjson', format = 'newline_delimited', filename = true"
+                src += f", columns = {duck_columns(cols)})" if cols else ")"
+                sel = select if cols else "*"
+                return self.duck(
+                    [
+                        f"COPY (SELECT {sel} FROM {src}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3)",
+                        f"SELECT count(*) FROM read_parquet('{out}')",
+                    ],
+                    scalar=True,
+                )
+
+            return go
+
+        self.step("ingest okta: detection columns", mg("okta", okta, "none"), dk(OKTA_SELECT, OKTA_COLUMNS, okta), None)
+        self.step("ingest okta: every field", mg("okta", okta, "full"), dk(None, None, okta), None)
+        self.step("ingest admin: detection columns", mg("admin-audit", admin, "none"), dk(ADMIN_SELECT, ADMIN_COLUMNS, admin), None)
+
+    def detection_steps(self, logs):
+        lake = os.path.join(self.work, f"lake-{self.a.events}")
+        if not os.path.isdir(os.path.join(lake, "_manifest")):
+            tmp = lake + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            subprocess.run([self.a.midgame, "-q", "ingest", "--lake", tmp, "--raw", "none", logs], check=True, env=self.env)
+            os.rename(tmp, lake)
+        _, _, views_json = self.midgame(
+            "sql", "--lake", lake, "--format", "ndjson",
+            "SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = 'public'",
+            capture=True,
+        )
+        views = [json.loads(l) for l in views_json.splitlines() if l.strip()]
+        order = ["signins", "signin_history", "user_first_seen"]
+        views.sort(key=lambda v: order.index(v["table_name"]) if v["table_name"] in order else 99)
+        setup = [
+            f"CREATE VIEW auth AS SELECT * FROM read_parquet('{lake}/auth/*/*.parquet', hive_partitioning = true, hive_types_autocast = false)",
+            f"CREATE VIEW admin AS SELECT * FROM read_parquet('{lake}/admin/*/*.parquet', hive_partitioning = true, hive_types_autocast = false)",
+            "CREATE TABLE allowlisted_ip (ip VARCHAR)",
+        ] + [f"CREATE VIEW {v['table_name']} AS {v['view_definition']}" for v in views]
+        events = sum(
+            json.load(open(os.path.join(lake, "_manifest", e)))["auth_rows"]
+            + json.load(open(os.path.join(lake, "_manifest", e)))["admin_rows"]
+            for e in os.listdir(os.path.join(lake, "_manifest"))
+            if e.endswith(".json")
+        )
+        first = ["impossible_travel", "new_device_sso", "unusual_admin_access", "data_staging"]
+        ids = sorted(
+            (f[:-4] for f in os.listdir(self.a.queries) if f.endswith(".sql")),
+            key=lambda i: (first.index(i) if i in first else 9, i),
+        )
+        for det in ids:
+            text = open(os.path.join(self.a.queries, det + ".sql")).read()
+            params = dict(re.findall(r"^-- param (\w+): ('(?:[^']|'')*'|\S+)", text, re.M))
+            body = "\n".join(l for l in text.splitlines() if not l.startswith("--"))
+            for k in sorted(params, key=len, reverse=True):
+                body = re.sub(r"\$" + k + r"\b", params[k], body)
+            qdir = os.path.join(self.work, "q", det)
+            os.makedirs(qdir, exist_ok=True)
+            shutil.copy(os.path.join(self.a.queries, det + ".sql"), qdir)
+
+            def mg():
+                w, c, out = self.midgame("detect", "--lake", lake, "--no-builtin", "--queries", qdir, "--format", "ndjson", capture=True)
+                return w, c, sum(1 for l in out.splitlines() if '"type":"alert"' in l)
+
+            def dk():
+                return self.duck(setup + [body])
+
+            self.step(det, mg, dk, events)
+        return events
+
+    def run(self):
+        logs = self.logs()
+        print(f"threads={self.a.threads} runs={self.a.runs} (medians); ratio = DuckDB wall / midgame wall")
+        print(f"{'step':<34} {'midgame s (CPU)':>17} {'DuckDB s (CPU)':>17} {'ratio':>8}   results midgame / DuckDB")
+        self.ingest_steps(logs)
+        events = self.detection_steps(logs)
+        out = os.path.join(self.work, f"peer-{self.a.events}.json")
+        with open(out, "w") as f:
+            json.dump({"events_in_lake": events, "threads": self.a.threads, "runs": self.a.runs, "steps": self.results}, f, indent=1)
+        print(f"({events:,} events in the lake; results in {out})")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--midgame", required=True)
+    p.add_argument("--queries", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=3)
+    Peer(p.parse_args()).run()
+
+
+if __name__ == "__main__":
+    main()
