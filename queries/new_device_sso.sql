@@ -17,14 +17,18 @@ WITH firsts AS (
       AND h.time_ms - f.first_ms >= $learning_days * 86400000
 ),
 -- When the user last signed in from the same country and the same network, for the new
--- devices only (one join on the user, not a window over every sign-in).
+-- devices only (one join on the user, not a window over every sign-in). `firsts` is read
+-- once: DataFusion computes a CTE again for each reference, and the window under it is
+-- most of this query's cost.
 seen AS (
-    SELECT d.user, d.time_ms,
+    SELECT d.user, d.time, d.time_ms, d.device, d.os, d.browser, d.app, d.activity, d.src_ip,
+           d.geo_city, d.geo_country, d.asn, d.as_org,
            max(CASE WHEN s.geo_country = d.geo_country THEN s.time_ms END) AS prev_country_ms,
            max(CASE WHEN s.asn = d.asn THEN s.time_ms END) AS prev_asn_ms
     FROM firsts d
-    JOIN signins s ON s.user = d.user AND s.time_ms < d.time_ms
-    GROUP BY d.user, d.time_ms
+    LEFT JOIN signins s ON s.user = d.user AND s.time_ms < d.time_ms
+    GROUP BY d.user, d.time, d.time_ms, d.device, d.os, d.browser, d.app, d.activity, d.src_ip,
+             d.geo_city, d.geo_country, d.asn, d.as_org
 ),
 mfa AS (
     SELECT user, time_ms, activity, mfa_factor
@@ -38,20 +42,19 @@ scored AS (
         d.user, d.time, d.time_ms, d.device, d.os, d.browser, d.app, d.activity, d.src_ip,
         d.geo_city, d.geo_country, d.asn, d.as_org,
         d.geo_country IS NOT NULL
-            AND (c.prev_country_ms IS NULL OR d.time_ms - c.prev_country_ms > $baseline_days * 86400000) AS new_country,
+            AND (d.prev_country_ms IS NULL OR d.time_ms - d.prev_country_ms > $baseline_days * 86400000) AS new_country,
         d.asn IS NOT NULL
-            AND (c.prev_asn_ms IS NULL OR d.time_ms - c.prev_asn_ms > $baseline_days * 86400000) AS new_asn,
+            AND (d.prev_asn_ms IS NULL OR d.time_ms - d.prev_asn_ms > $baseline_days * 86400000) AS new_asn,
         min(m.time_ms) AS mfa_ms,
         min(m.activity) AS mfa_activity,
         min(m.mfa_factor) AS mfa_factor
-    FROM firsts d
-    LEFT JOIN seen c ON c.user = d.user AND c.time_ms = d.time_ms
+    FROM seen d
     LEFT JOIN mfa m
       ON m.user = d.user
      AND m.time_ms >= d.time_ms
      AND m.time_ms <= d.time_ms + $mfa_window_minutes * 60000
     GROUP BY d.user, d.time, d.time_ms, d.device, d.os, d.browser, d.app, d.activity, d.src_ip,
-             d.geo_city, d.geo_country, d.asn, d.as_org, c.prev_country_ms, c.prev_asn_ms
+             d.geo_city, d.geo_country, d.asn, d.as_org, d.prev_country_ms, d.prev_asn_ms
 )
 SELECT
     user,

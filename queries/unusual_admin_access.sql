@@ -44,24 +44,29 @@ hourly AS (
     GROUP BY user, time_ms - time_ms % 3600000
 ),
 candidates AS (
-    SELECT h.*
+    SELECT h.*, h.hour_ms - h.hour_ms % 86400000 AS day_ms
     FROM hourly h
     JOIN user_first_seen f ON h.user = f.user
     WHERE h.n > $min_targets_per_hour
       AND h.hour_ms - f.first_ms >= $learning_days * 86400000
 ),
+-- The baseline of a candidate hour is the user's hours in the baseline_days before its
+-- day, so the hours of one day share it: computed once per (user, day), not per hour.
+candidate_days AS (
+    SELECT DISTINCT user, day_ms FROM candidates
+),
 history AS (
-    SELECT c.user, c.hour_ms, b.n,
-           ROW_NUMBER() OVER (PARTITION BY c.user, c.hour_ms ORDER BY b.n) AS rn,
-           COUNT(*) OVER (PARTITION BY c.user, c.hour_ms) AS hours
-    FROM candidates c
+    SELECT c.user, c.day_ms, b.n,
+           ROW_NUMBER() OVER (PARTITION BY c.user, c.day_ms ORDER BY b.n) AS rn,
+           COUNT(*) OVER (PARTITION BY c.user, c.day_ms) AS hours
+    FROM candidate_days c
     JOIN hourly b
       ON b.user = c.user
-     AND b.hour_ms < c.hour_ms - c.hour_ms % 86400000
-     AND b.hour_ms >= c.hour_ms - c.hour_ms % 86400000 - $baseline_days * 86400000
+     AND b.hour_ms < c.day_ms
+     AND b.hour_ms >= c.day_ms - $baseline_days * 86400000
 ),
 p95 AS (
-    SELECT user, hour_ms, n AS p95, hours
+    SELECT user, day_ms, n AS p95, hours
     FROM history
     WHERE rn = CAST(ceil(0.95 * hours) AS BIGINT)
 ),
@@ -74,7 +79,7 @@ volume_alerts AS (
            'customers per hour' AS finding, c.tool, c.src_ip,
            CAST(coalesce(p.p95, 0) AS BIGINT) AS baseline_p95, CAST(c.n AS BIGINT) AS now_count
     FROM candidates c
-    LEFT JOIN p95 p ON p.user = c.user AND p.hour_ms = c.hour_ms
+    LEFT JOIN p95 p ON p.user = c.user AND p.day_ms = c.day_ms
     WHERE c.n > $multiple * coalesce(p.p95, 0)
 ),
 -- (3) admin actions from an address the user never signed in from

@@ -29,15 +29,15 @@ import duckdb, json, sys
 spec = json.load(open(sys.argv[1]))
 con = duckdb.connect()
 con.execute(f"SET threads = {spec['threads']}")
-result = None
-for stmt in spec["statements"]:
-    cur = con.execute(stmt)
-    try:
-        rows = cur.fetchall()
-    except Exception:
-        rows = []
-    # A single value (a count) is the result; otherwise the number of rows.
-    result = rows[0][0] if spec.get("scalar") and rows else len(rows)
+*setup, last = spec["statements"]
+for stmt in setup:
+    con.execute(stmt)
+if spec.get("scalar"):
+    result = con.execute(last).fetchone()[0]
+else:
+    # The whole result is computed and kept (as midgame collects it), then counted.
+    con.execute(f"CREATE TEMP TABLE result AS {last}")
+    result = con.execute("SELECT count(*) FROM result").fetchone()[0]
 print(json.dumps({"result": result}))
 """
 
@@ -247,17 +247,20 @@ class Peer:
             os.rename(tmp, lake)
         _, _, views_json = self.midgame(
             "sql", "--lake", lake, "--format", "ndjson",
-            "SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = 'public'",
+            "SELECT table_name, definition FROM information_schema.views WHERE table_schema = 'public'",
             capture=True,
         )
-        views = [json.loads(l) for l in views_json.splitlines() if l.strip()]
+        # The views' own CREATE statements, as midgame registers them.
+        views = [v for v in (json.loads(l) for l in views_json.splitlines() if l.strip()) if v.get("definition")]
         order = ["signins", "signin_history", "user_first_seen"]
         views.sort(key=lambda v: order.index(v["table_name"]) if v["table_name"] in order else 99)
         setup = [
             f"CREATE VIEW auth AS SELECT * FROM read_parquet('{lake}/auth/*/*.parquet', hive_partitioning = true, hive_types_autocast = false)",
             f"CREATE VIEW admin AS SELECT * FROM read_parquet('{lake}/admin/*/*.parquet', hive_partitioning = true, hive_types_autocast = false)",
             "CREATE TABLE allowlisted_ip (ip VARCHAR)",
-        ] + [f"CREATE VIEW {v['table_name']} AS {v['view_definition']}" for v in views]
+            # DataFusion's name for it (the SQL otherwise runs as it is).
+            "CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)",
+        ] + [v["definition"] for v in views]
         events = sum(
             json.load(open(os.path.join(lake, "_manifest", e)))["auth_rows"]
             + json.load(open(os.path.join(lake, "_manifest", e)))["admin_rows"]
@@ -274,7 +277,16 @@ class Peer:
             params = dict(re.findall(r"^-- param (\w+): ('(?:[^']|'')*'|\S+)", text, re.M))
             body = "\n".join(l for l in text.splitlines() if not l.startswith("--"))
             for k in sorted(params, key=len, reverse=True):
-                body = re.sub(r"\$" + k + r"\b", params[k], body)
+                v = params[k]
+                # midgame binds numbers as 64-bit; DuckDB's literals are 32-bit and
+                # `30 * 86400000` overflows there.
+                if re.fullmatch(r"-?\d+", v):
+                    v = f"CAST({v} AS BIGINT)"
+                elif re.fullmatch(r"-?\d*\.\d+", v):
+                    v = f"CAST({v} AS DOUBLE)"
+                elif not v.startswith("'"):
+                    v = "'" + v.replace("'", "''") + "'"
+                body = re.sub(r"\$" + k + r"\b", v, body)
             qdir = os.path.join(self.work, "q", det)
             os.makedirs(qdir, exist_ok=True)
             shutil.copy(os.path.join(self.a.queries, det + ".sql"), qdir)
@@ -293,7 +305,8 @@ class Peer:
         logs = self.logs()
         print(f"threads={self.a.threads} runs={self.a.runs} (medians); ratio = DuckDB wall / midgame wall")
         print(f"{'step':<34} {'midgame s (CPU)':>17} {'DuckDB s (CPU)':>17} {'ratio':>8}   results midgame / DuckDB")
-        self.ingest_steps(logs)
+        if not self.a.skip_ingest:
+            self.ingest_steps(logs)
         events = self.detection_steps(logs)
         out = os.path.join(self.work, f"peer-{self.a.events}.json")
         with open(out, "w") as f:
@@ -309,6 +322,7 @@ def main():
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--skip-ingest", action="store_true", help="only the detections")
     Peer(p.parse_args()).run()
 
 

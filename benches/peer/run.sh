@@ -5,6 +5,7 @@
 #
 #   benches/peer/run.sh                       # 1M events, 2 threads, 3 runs per step
 #   EVENTS=10000000 RUNS=5 benches/peer/run.sh
+#   SKIP_INGEST=1 benches/peer/run.sh         # only the detections
 #
 # Needs python3 (with venv) and cargo; installs DuckDB with pip into a virtualenv in the
 # work folder (WORK, default /tmp/midgame-peer), where the generated logs are kept too.
@@ -28,4 +29,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/midgame-target}"
 cargo build --release --quiet -p midgame
 exec "$WORK/venv/bin/python" benches/peer/peer.py \
   --midgame "$CARGO_TARGET_DIR/release/midgame" \
-  --queries queries --work "$WORK" --events "$EVENTS" --threads "$THREADS" --runs "$RUNS"
+  --queries queries --work "$WORK" --events "$EVENTS" --threads "$THREADS" --runs "$RUNS" \
+  ${SKIP_INGEST:+--skip-ingest}

@@ -203,6 +203,24 @@ async fn run_planned(
     Ok(alerts)
 }
 
+/// Compute small shared views once and keep them as tables for this session's
+/// detections: DataFusion plans a view again at every reference, and `user_first_seen`
+/// (one row per user, an aggregate over both tables) is referenced by most detections,
+/// some of them three times.
+async fn materialize(ctx: &SessionContext, views: &[&str]) -> datafusion::error::Result<()> {
+    for name in views {
+        let Ok(df) = ctx.table(*name).await else {
+            continue;
+        };
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        ctx.deregister_table(*name)?;
+        ctx.register_table(*name, std::sync::Arc::new(table))?;
+    }
+    Ok(())
+}
+
 fn in_range(a: &Alert, from_ms: Option<i64>, to_ms: Option<i64>) -> bool {
     let ms = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
@@ -243,6 +261,7 @@ pub async fn run_detections(
     let listed = register_allowlist(ctx, &opts.allowlist)
         .await
         .map_err(qerr)?;
+    materialize(ctx, &["user_first_seen"]).await.map_err(qerr)?;
     let planned = plan_all(ctx, &detections, &opts.params).await?;
     let mut alerts = run_planned(planned).await?;
     let mut suppressed = Vec::new();

@@ -142,9 +142,14 @@ impl<R: Read> Framer<R> {
         const STEP: usize = 256 * 1024;
         while self.buf.len() < want && !self.eof {
             let old = self.buf.len();
-            self.buf.resize(old + STEP.max(want - old), 0);
+            let step = STEP.max(want - old);
+            self.buf.reserve(step);
+            // `take` + `read_to_end` appends into spare capacity: no zero-filling.
             let n = loop {
-                match self.reader.read(&mut self.buf[old..]) {
+                match (&mut self.reader)
+                    .take(step as u64)
+                    .read_to_end(&mut self.buf)
+                {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {
@@ -153,9 +158,8 @@ impl<R: Read> Framer<R> {
                     }
                 }
             };
-            self.buf.truncate(old + n);
             self.total_bytes += n as u64;
-            if n == 0 {
+            if n < step {
                 self.eof = true;
             }
         }
@@ -274,16 +278,13 @@ fn split_lines(buf: &[u8], eof: bool, first_line: u64) -> Cut {
     let consumed = if eof {
         buf.len()
     } else {
-        buf.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1)
+        memchr::memrchr(b'\n', buf).map_or(0, |p| p + 1)
     };
     let mut spans = Vec::with_capacity(consumed / 512 + 1);
     let mut line = first_line;
     let mut start = 0;
     while start < consumed {
-        let end = buf[start..consumed]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(consumed, |p| start + p);
+        let end = memchr::memchr(b'\n', &buf[start..consumed]).map_or(consumed, |p| start + p);
         let t = trim(&buf[start..end]);
         if !t.is_empty() {
             spans.push(Span {
