@@ -221,6 +221,17 @@ fn rows(lake: &Path) -> Vec<(String, String, i64)> {
     out
 }
 
+/// Rows with the run's own folder taken out of their file paths, sorted.
+fn relative(rows: Vec<(String, String, i64)>, base: &Path) -> Vec<(String, String, i64)> {
+    let base = base.display().to_string();
+    let mut v: Vec<_> = rows
+        .into_iter()
+        .map(|(t, f, l)| (t, f.replace(&base, ""), l))
+        .collect();
+    v.sort();
+    v
+}
+
 /// A small deterministic random source (xorshift).
 struct Rng(u64);
 impl Rng {
@@ -302,18 +313,9 @@ fn any_split_of_the_archive_into_runs_ends_with_the_alerts_of_one_run() {
             "seed {seed}: what was emitted adds up to the same alerts"
         );
         // Rows carry the path they were read from: compare lines per file name.
-        let rel = |v: Vec<(String, String, i64)>, base: &Path| -> Vec<(String, String, i64)> {
-            let base = base.display().to_string();
-            let mut v: Vec<_> = v
-                .into_iter()
-                .map(|(t, f, l)| (t, f.replace(&base, ""), l))
-                .collect();
-            v.sort();
-            v
-        };
         assert_eq!(
-            rel(rows(&root.join("lake")), &root),
-            rel(want_rows.clone(), &whole),
+            relative(rows(&root.join("lake")), &root),
+            relative(want_rows.clone(), &whole),
             "seed {seed}: every record once"
         );
     }
@@ -485,19 +487,10 @@ fn a_run_killed_at_any_step_is_completed_exactly_by_the_next() {
             "{want} is among the chosen steps: {names:?}"
         );
     }
-    let rel = |v: Vec<(String, String, i64)>, from: &Path| -> Vec<(String, String, i64)> {
-        let from = from.display().to_string();
-        let mut v: Vec<_> = v
-            .into_iter()
-            .map(|(t, f, l)| (t, f.replace(&from, ""), l))
-            .collect();
-        v.sort();
-        v
-    };
     let check = |dir: &Path, what: &str| {
         assert_eq!(
-            rel(rows(&dir.join("lake")), dir),
-            rel(want_rows.clone(), &reference),
+            relative(rows(&dir.join("lake")), dir),
+            relative(want_rows.clone(), &reference),
             "{what}: rows"
         );
         assert_eq!(active(&dir.join("lake")), want_alerts, "{what}: alerts");

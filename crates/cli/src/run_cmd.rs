@@ -247,13 +247,7 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         ),
     );
     summary_alerts(&mut line, &diff, must_detect);
-    line.add("delivered", delivery.delivered);
-    line.add("queued", delivery.queued);
-    line.add(
-        "duration_s",
-        format!("{:.2}", started.elapsed().as_secs_f64()),
-    );
-    line.print()?;
+    summary_end(line, &delivery, started)?;
     if !ingest.failed.is_empty() {
         anyhow::bail!(
             "{} of the archive's files could not be ingested: {} (the rest was ingested and detected)",
@@ -271,6 +265,17 @@ fn summary_alerts(line: &mut SummaryLine, diff: &Diff, detected: bool) {
     line.add("alerts_retracted", diff.count(Change::Retracted));
     line.add("alerts_active", diff.active);
     line.add("incidents", diff.incidents_total);
+}
+
+/// Delivery counts and the duration, then print the line.
+fn summary_end(mut line: SummaryLine, d: &Delivery, started: Instant) -> anyhow::Result<()> {
+    line.add("delivered", d.delivered);
+    line.add("queued", d.queued);
+    line.add(
+        "duration_s",
+        format!("{:.2}", started.elapsed().as_secs_f64()),
+    );
+    line.print()
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -525,12 +530,6 @@ pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<Ex
     line.add("window_from", rfc3339(a.from));
     line.add("window_to", rfc3339(a.to));
     summary_alerts(&mut line, &diff, true);
-    line.add("delivered", delivery.delivered);
-    line.add("queued", delivery.queued);
-    line.add(
-        "duration_s",
-        format!("{:.2}", started.elapsed().as_secs_f64()),
-    );
-    line.print()?;
+    summary_end(line, &delivery, started)?;
     Ok(ExitCode::SUCCESS)
 }
