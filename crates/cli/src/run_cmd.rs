@@ -196,7 +196,8 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         (Some(_), Some(t)) => Some(t - overlap_ms),
         (Some(_), None) => Some(i64::MAX),
     };
-    let must_detect = state.detected_seq.is_none() && !entries.is_empty() || earliest.is_some();
+    // The first run detects over everything there is; later ones when rows came in.
+    let must_detect = (state.detected_seq.is_none() && !entries.is_empty()) || earliest.is_some();
     let mut diff = Diff {
         active: state.alerts.values().filter(|t| t.active).count(),
         incidents_total: state.incident_ids().len(),

@@ -17,7 +17,7 @@ const LOCK_FILE: &str = "_lock";
 /// The held lock; released when the last handle is dropped.
 #[derive(Debug)]
 pub(crate) struct LakeLock {
-    _file: std::fs::File,
+    file: std::fs::File,
     /// The previous holder's line, when it died holding the lock.
     pub(crate) took_over: Option<String>,
 }
@@ -77,10 +77,7 @@ pub(crate) fn acquire(root: &Path) -> Result<Arc<LakeLock>, LakeError> {
         f.sync_all()
     };
     write(&mut file).map_err(io_err(&path))?;
-    let lock = Arc::new(LakeLock {
-        _file: file,
-        took_over,
-    });
+    let lock = Arc::new(LakeLock { file, took_over });
     map.insert(key, Arc::downgrade(&lock));
     Ok(lock)
 }
@@ -88,7 +85,7 @@ pub(crate) fn acquire(root: &Path) -> Result<Arc<LakeLock>, LakeError> {
 impl Drop for LakeLock {
     fn drop(&mut self) {
         // A clean exit leaves an empty lock file: text in it means its writer died.
-        let _ = self._file.set_len(0);
+        let _ = self.file.set_len(0);
     }
 }
 

@@ -149,11 +149,11 @@ fn framing_at(path: &Path, start: u64, size: u64) -> Result<Option<FramingMode>,
     let mut f = fs_err::File::open(path).map_err(io_err(path))?;
     f.seek(SeekFrom::Start(start)).map_err(io_err(path))?;
     let mut head = Vec::new();
-    let len = (size - start).min(64 << 10);
-    f.take(len).read_to_end(&mut head).map_err(io_err(path))?;
+    f.take((size - start).min(64 << 10))
+        .read_to_end(&mut head)
+        .map_err(io_err(path))?;
     // Not at the end of the stream as far as recognition goes: an unfinished `{` on the
     // last line is a line being written, not pretty-printed JSON.
-    let _ = len;
     Ok(midgame_sources::framing_of(&head, false))
 }
 
