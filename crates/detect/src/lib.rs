@@ -109,17 +109,19 @@ fn parse_bytes(v: &str) -> Option<usize> {
     num.trim().parse::<usize>().ok().map(|n| n * mult)
 }
 
-/// The execution runtime: a memory pool of [`memory_limit`] bytes shared fairly by the
-/// operators that can spill (sorts, aggregations, joins spill to the system's temporary
-/// folder when it is full), so a detection over 50M events stays within bounds instead
-/// of taking the machine.
+/// The execution runtime: a memory pool of [`memory_limit`] bytes that operators draw
+/// from first come, first served (sorts and aggregations spill to the system's temporary
+/// folder when it is full; hash joins cannot and fail with a clear error), so a
+/// detection over 50M events stays within bounds instead of taking the machine. (A fair
+/// pool, which splits the limit evenly between the spilling operators of a plan, failed
+/// sorts that needed one large allocation while most of the pool was idle.)
 ///
 /// # Errors
 /// The runtime cannot be built (the temporary folder is unusable).
 pub fn runtime_env() -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, DetectError> {
-    use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
     let pool = TrackConsumersPool::new(
-        FairSpillPool::new(memory_limit()),
+        GreedyMemoryPool::new(memory_limit()),
         std::num::NonZeroUsize::new(5).expect("5 is not zero"),
     );
     Ok(datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
