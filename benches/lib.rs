@@ -35,20 +35,7 @@ pub fn bench_events() -> u64 {
 pub fn generated_logs(events: u64) -> PathBuf {
     let dir = cache_dir().join(format!("logs-{events}"));
     if !dir.join("okta").is_dir() {
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let users = ((events as f64 / (16.9 * 30.0)).ceil() as usize).max(8);
-        let cfg = midgame_gen::GenConfig {
-            users,
-            days: 30,
-            seed: 1,
-            attack: true,
-            start: chrono::NaiveDate::from_ymd_opt(2022, 7, 11).expect("a date"),
-            domain: "acme.test".to_owned(),
-        };
+        let cfg = midgame_gen::GenConfig::for_events(events, 30);
         let tmp = dir.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         midgame_gen::write(&cfg, &tmp).expect("generating logs");

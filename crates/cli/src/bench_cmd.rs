@@ -19,9 +19,6 @@ use serde_json::json;
 use crate::args::{BenchArgs, RawArg};
 use crate::output::{Printer, thousands};
 
-/// Events per user per day in `midgame gen` output (measured: 10,128,086 events from
-/// 10,000 users over 60 days with the attack).
-const EVENTS_PER_USER_DAY: f64 = 16.9;
 const DAYS: u32 = 30;
 
 /// CPU seconds this process has used (user + system, all threads).
@@ -97,25 +94,11 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
     let inputs: Vec<PathBuf> = if a.input.is_empty() {
         let logs = work.join(format!("logs-{}", a.events));
         if !logs.join("okta").is_dir() {
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                clippy::cast_precision_loss
-            )]
-            let users = ((a.events as f64 / (EVENTS_PER_USER_DAY * f64::from(DAYS))).ceil()
-                as usize)
-                .max(8);
-            let cfg = midgame_gen::GenConfig {
-                users,
-                days: DAYS,
-                seed: 1,
-                attack: true,
-                start: chrono::NaiveDate::from_ymd_opt(2022, 7, 11).expect("a date"),
-                domain: "acme.test".to_owned(),
-            };
+            let cfg = midgame_gen::GenConfig::for_events(a.events, DAYS);
             printer.status(&format!(
-                "generating about {} events ({users} users, {DAYS} days, seed 1) in {}",
+                "generating about {} events ({} users, {DAYS} days, seed 1) in {}",
                 thousands(a.events),
+                cfg.users,
                 logs.display()
             ));
             let tmp = work.join(format!(".logs-{}.tmp", a.events));

@@ -73,6 +73,31 @@ impl Default for GenConfig {
 }
 
 impl GenConfig {
+    /// Events per employee per day, on average (10,128,086 events from 10,000 users over
+    /// 60 days with the intrusion).
+    pub const EVENTS_PER_USER_DAY: f64 = 16.9;
+
+    /// A benchmark archive of about `events` events over `days` days (seed 1, with the
+    /// intrusion): the employees are as many as it takes.
+    #[must_use]
+    pub fn for_events(events: u64, days: u32) -> Self {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let users = ((events as f64 / (Self::EVENTS_PER_USER_DAY * f64::from(days))).ceil()
+            as usize)
+            .max(8);
+        Self {
+            users,
+            days,
+            seed: 1,
+            attack: true,
+            ..Self::default()
+        }
+    }
+
     /// Day index of the intrusion.
     #[must_use]
     pub fn attack_day(&self) -> u32 {
