@@ -51,7 +51,7 @@ pub fn generated_logs(events: u64) -> PathBuf {
 #[must_use]
 pub fn generated_lake(events: u64) -> PathBuf {
     let dir = cache_dir().join(format!("lake-{events}"));
-    if !dir.join("_manifest").is_dir() {
+    if !midgame_lake::Layout::new(&dir).is_lake() {
         let logs = generated_logs(events);
         let tmp = dir.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&tmp);

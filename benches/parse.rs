@@ -20,34 +20,37 @@ fn parse(c: &mut Criterion) {
     let logs = generated_logs(1_000_000);
     let mut inputs: Vec<(SourceKind, String, Vec<u8>)> = vec![
         (
-            SourceKind::Okta,
+            SourceKind::new(&midgame_sources::okta::Okta),
             "okta (generated day)".into(),
             std::fs::read(first_file(&logs.join("okta"))).expect("okta day"),
         ),
         (
-            SourceKind::AdminAudit,
+            SourceKind::new(&midgame_sources::admin_audit::AdminAudit),
             "admin-audit (generated day)".into(),
             std::fs::read(first_file(&logs.join("admin"))).expect("admin day"),
         ),
     ];
     for (kind, rel) in [
         (
-            SourceKind::CiscoAsa,
+            SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa),
             "vpn-cisco-asa/sekoia-cisco-secure-firewall.messages.ndjson",
         ),
         (
-            SourceKind::Openvpn,
+            SourceKind::new(&midgame_sources::openvpn::OpenVpn),
             "vpn-openvpn/sekoia-openvpn.messages.ndjson",
         ),
         (
-            SourceKind::Globalprotect,
+            SourceKind::new(&midgame_sources::globalprotect::GlobalProtect),
             "vpn-globalprotect/sekoia-paloalto-ngfw.messages.ndjson",
         ),
         (
-            SourceKind::Cloudtrail,
+            SourceKind::new(&midgame_sources::cloudtrail::CloudTrail),
             "cloudtrail/sekoia-aws-cloudtrail.messages.ndjson",
         ),
-        (SourceKind::Entra, "entra/sekoia-azure-ad.messages.ndjson"),
+        (
+            SourceKind::new(&midgame_sources::entra::Entra),
+            "entra/sekoia-azure-ad.messages.ndjson",
+        ),
     ] {
         if let Some(bytes) = corpus_lines(rel, 8 << 20) {
             inputs.push((kind, format!("{} (corpus, repeated)", kind.name()), bytes));

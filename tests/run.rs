@@ -112,7 +112,14 @@ fn active(lake: &Path) -> BTreeMap<String, Vec<String>> {
         .unwrap()
     {
         let b: RecordBatch = b.unwrap();
-        let text = |n: &str| b.column_by_name(n).unwrap().as_string::<i32>().clone();
+        // Times are timestamp columns; compare them as text like the rest.
+        let text = |n: &str| {
+            let c = b.column_by_name(n).unwrap();
+            arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>()
+                .clone()
+        };
         let cols: Vec<_> = [
             "alert_id",
             "detection",

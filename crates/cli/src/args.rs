@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use midgame_sources::SourceKind;
 
 /// midgame: catch the midgame of a breach (stolen credentials used, new devices,
 /// admin tools touched, data staged) in IdP, VPN and admin-tool logs.
@@ -145,23 +147,12 @@ pub struct CheckArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Source kinds accepted by `--source`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SourceArg {
-    /// Okta System Log (JSON array or NDJSON).
-    Okta,
-    /// Generic admin-tool audit NDJSON (`time`, `actor`, `action`, ...).
-    AdminAudit,
-    /// Cisco ASA / FTD syslog (AnyConnect, WebVPN, IKEv2 remote access).
-    CiscoAsa,
-    /// AWS CloudTrail (`{"Records":[...]}` files or one record per line).
-    Cloudtrail,
-    /// Microsoft Entra ID (Azure AD) sign-in logs.
-    Entra,
-    /// OpenVPN server log.
-    Openvpn,
-    /// Palo Alto Networks GlobalProtect (PAN-OS syslog CSV).
-    Globalprotect,
+/// `--source` values: every source's name, with its one-line description as help.
+fn source_kind() -> impl clap::builder::TypedValueParser<Value = SourceKind> {
+    clap::builder::PossibleValuesParser::new(
+        SourceKind::ALL.map(|k| clap::builder::PossibleValue::new(k.name()).help(k.about())),
+    )
+    .map(|name| SourceKind::from_name(&name).expect("clap only passes listed names"))
 }
 
 /// What `raw` keeps.
@@ -184,8 +175,8 @@ pub struct IngestArgs {
     #[arg(long, value_name = "DIR")]
     pub lake: PathBuf,
     /// The log format; recognised from the content when omitted.
-    #[arg(long, value_enum)]
-    pub source: Option<SourceArg>,
+    #[arg(long, value_parser = source_kind())]
+    pub source: Option<SourceKind>,
     /// midgame.toml with identity settings.
     #[arg(long, value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
@@ -407,5 +398,28 @@ fn existing_dir(s: &str) -> Result<PathBuf, String> {
         Ok(p)
     } else {
         Err(format!("{s}: no such directory"))
+    }
+}
+
+impl From<Format> for midgame_detect::output::ResultFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => Self::Table,
+            Format::Csv => Self::Csv,
+            Format::Ndjson => Self::Ndjson,
+            Format::Parquet => Self::Parquet,
+        }
+    }
+}
+
+impl From<AlertFormat> for midgame_detect::output::FindingsFormat {
+    fn from(f: AlertFormat) -> Self {
+        match f {
+            AlertFormat::Table => Self::Table,
+            AlertFormat::Ndjson => Self::Ndjson,
+            AlertFormat::Csv => Self::Csv,
+            AlertFormat::Parquet => Self::Parquet,
+            AlertFormat::Ocsf => Self::Ocsf,
+        }
     }
 }

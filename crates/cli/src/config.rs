@@ -1,10 +1,12 @@
 //! `midgame.toml` (DESIGN 'Command-line contract'): every section optional, unknown keys
 //! are errors so a typo is never a silent default.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use midgame_detect::RunOptions;
+use midgame_detect::config::{AllowlistConfig, DetectionParams, IncidentConfig};
+use midgame_detect::delivery::OutputConfig;
 use midgame_schema::IdentityMap;
 use serde::Deserialize;
 
@@ -23,7 +25,7 @@ pub(crate) struct Config {
     pub allowlist: Option<AllowlistConfig>,
     /// Per-detection parameters (`[detections.impossible_travel] max_speed_kmh = 1000`).
     #[serde(default)]
-    pub detections: BTreeMap<String, toml::Table>,
+    pub detections: DetectionParams,
     /// How alerts chain into incidents.
     #[serde(default)]
     pub incidents: IncidentConfig,
@@ -62,28 +64,6 @@ pub(crate) struct GeoipConfig {
     pub database: PathBuf,
     /// Optionally, an ASN database (`.mmdb` or ip-location-db ASN CSV).
     pub asn: Option<PathBuf>,
-}
-
-/// `[allowlist]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AllowlistConfig {
-    /// CIDR ranges (their reason is "[allowlist] cidrs").
-    #[serde(default)]
-    pub cidrs: Vec<String>,
-    /// Ranges with a reason each (`[[allowlist.networks]] cidr = ..., reason = ...`).
-    #[serde(default)]
-    pub networks: Vec<AllowNetwork>,
-}
-
-/// One `[[allowlist.networks]]` entry.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AllowNetwork {
-    /// The range.
-    pub cidr: String,
-    /// Why it is allow-listed (shown by `--explain-suppressed`).
-    pub reason: String,
 }
 
 /// `[lake]`.
@@ -159,75 +139,6 @@ impl Default for RunConfig {
     }
 }
 
-/// `[output]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct OutputConfig {
-    /// One NDJSON file per run with changes (`midgame-<time>-<generation>.ndjson`).
-    pub dir: Option<PathBuf>,
-    /// POST each run's changes here.
-    pub webhook: Option<WebhookConfig>,
-}
-
-/// `[output.webhook]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct WebhookConfig {
-    /// `http://` or `https://` URL.
-    pub url: String,
-    /// Seconds before one attempt gives up.
-    #[serde(default = "default_timeout")]
-    pub timeout_seconds: u64,
-    /// Attempts after the first, each after twice the previous wait.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
-    /// Wait before the first retry.
-    #[serde(default = "default_backoff_ms")]
-    pub backoff_ms: u64,
-    /// Extra headers (`Authorization = "Bearer ..."`).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-}
-
-fn default_timeout() -> u64 {
-    10
-}
-fn default_retries() -> u32 {
-    3
-}
-fn default_backoff_ms() -> u64 {
-    1000
-}
-
-/// `[incidents]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct IncidentConfig {
-    /// A user's alerts chain while each starts within this many hours of the previous.
-    #[serde(default = "default_window_hours")]
-    pub window_hours: f64,
-    /// Distinct stages (initial-access, admin-access, staging) an incident needs.
-    #[serde(default = "default_min_stages")]
-    pub min_stages: usize,
-}
-
-fn default_window_hours() -> f64 {
-    24.0
-}
-
-fn default_min_stages() -> usize {
-    2
-}
-
-impl Default for IncidentConfig {
-    fn default() -> Self {
-        Self {
-            window_hours: default_window_hours(),
-            min_stages: default_min_stages(),
-        }
-    }
-}
-
 impl Config {
     /// Read and check a config file.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
@@ -244,14 +155,25 @@ impl Config {
     }
 
     /// The `[geoip]` databases, opened, if configured.
-    pub(crate) fn geoip(&self) -> anyhow::Result<Option<midgame_sources::geoip::GeoIp>> {
+    pub(crate) fn geoip(&self) -> anyhow::Result<Option<midgame_lake::geoip::GeoIp>> {
         let Some(g) = &self.geoip else {
             return Ok(None);
         };
-        Ok(Some(midgame_sources::geoip::GeoIp::open(
+        Ok(Some(midgame_lake::geoip::GeoIp::open(
             &self.base.join(&g.database),
             g.asn.as_ref().map(|a| self.base.join(a)).as_deref(),
         )?))
+    }
+
+    /// How detections run: parameters, the allow-list, the incident window.
+    pub(crate) fn run_options(&self) -> anyhow::Result<RunOptions> {
+        RunOptions::from_config(self.allowlist.as_ref(), &self.detections, &self.incidents)
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// The allow-list entries, each with its reason.
+    pub(crate) fn allow_entries(&self) -> anyhow::Result<Vec<midgame_detect::AllowEntry>> {
+        midgame_detect::config::allow_entries(self.allowlist.as_ref()).map_err(anyhow::Error::msg)
     }
 
     /// Read the config if one was given, else the defaults.
@@ -284,8 +206,8 @@ mod tests {
         fs_err::write(dir.path().join("aliases.csv"), "alias,user\nJD,jdoe\n").unwrap();
         let cfg = Config::load(&p).unwrap();
         assert_eq!(
-            cfg.detections["impossible_travel"]["max_speed_kmh"].as_integer(),
-            Some(1000)
+            cfg.detections["impossible_travel"]["max_speed_kmh"],
+            midgame_detect::ParamValue::Int(1000)
         );
         assert_eq!(
             cfg.identities().unwrap().normalise(r"ACME\jd"),

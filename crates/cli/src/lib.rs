@@ -3,29 +3,21 @@
 #![deny(missing_docs)]
 
 mod args;
-mod bench_cmd;
-mod check;
-mod compact;
+mod commands;
 mod config;
-mod demo;
-mod detect_cmd;
-mod gen_cmd;
-mod ingest;
-mod output;
-mod run_cmd;
+mod printer;
 mod shell;
-mod sql;
-mod state;
-mod webhook;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 
 pub use args::Cli;
 use args::Command;
-pub use output::Printer;
+use commands::{bench, check, compact, demo, detect, r#gen, ingest, run as run_cmd, sql};
+pub use printer::Printer;
 
 /// Exit code of a run that found bad input under `--strict` or failed on a file.
 const EXIT_FAILURE: u8 = 1;
@@ -59,15 +51,15 @@ pub fn main_entry() -> ExitCode {
 fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
     match command {
         Command::Ingest(a) => ingest::run(&a, printer),
-        Command::Detect(a) => detect_cmd::run(&a, printer),
+        Command::Detect(a) => detect::run(&a, printer),
         Command::Sql(a) => sql::run(&a, printer),
-        Command::Gen(a) => gen_cmd::run(&a, printer),
+        Command::Gen(a) => r#gen::run(&a, printer),
         Command::Demo(a) => demo::run(&a, printer),
         Command::Check(a) => check::run(&a, printer),
         Command::Run(a) => run_cmd::run(&a, printer),
         Command::Backfill(a) => run_cmd::backfill(&a, printer),
         Command::Compact(a) => compact::run(&a, printer),
-        Command::Bench(a) => bench_cmd::run(&a, printer),
+        Command::Bench(a) => bench::run(&a, printer),
     }
 }
 
@@ -109,6 +101,32 @@ fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+/// The built-in detections: `./queries` when run from the repository, else the
+/// directory this binary was built from.
+pub(crate) fn builtin_queries() -> anyhow::Result<PathBuf> {
+    let built_in = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../queries"));
+    for dir in [PathBuf::from("queries"), built_in] {
+        if dir.join("impossible_travel.sql").is_file() {
+            return Ok(dir);
+        }
+    }
+    anyhow::bail!("the built-in detections (queries/) were not found; pass --queries DIR")
+}
+
+/// A session over the lake with what the config adds: the allow-list table and, when a
+/// `[geoip]` database is configured, the `geoip_*` functions.
+pub(crate) async fn open_session(
+    lake: &Path,
+    cfg: &config::Config,
+) -> anyhow::Result<midgame_detect::SessionContext> {
+    let ctx = midgame_detect::open_session(lake).await?;
+    midgame_detect::register_allowlist(&ctx, &cfg.allow_entries()?).await?;
+    if let Some(g) = cfg.geoip()? {
+        midgame_detect::register_geoip(&ctx, &std::sync::Arc::new(g));
+    }
+    Ok(ctx)
 }
 
 /// A tokio runtime for DataFusion.

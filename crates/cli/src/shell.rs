@@ -16,7 +16,19 @@ use arrow::array::RecordBatch;
 use midgame_detect::SessionContext;
 
 use crate::args::Format;
-use crate::output::{thousands, write_batches};
+use crate::printer::thousands;
+
+fn write_batches(
+    out: &mut dyn Write,
+    batches: &[RecordBatch],
+    format: Format,
+) -> anyhow::Result<()> {
+    Ok(midgame_detect::output::write_batches(
+        out,
+        batches,
+        format.into(),
+    )?)
+}
 
 const HELP: &str = "\
 Statements end with ';' and may span lines. Commands:
@@ -403,7 +415,7 @@ impl<'a> Shell<'a> {
     }
 
     fn redirect(&mut self, path: &Path) -> anyhow::Result<()> {
-        crate::detect_cmd::create_new(path)?;
+        midgame_detect::output::create_new(path)?;
         self.output = Some(path.to_path_buf());
         Ok(())
     }

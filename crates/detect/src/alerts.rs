@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -29,10 +30,12 @@ pub struct Alert {
     pub severity: String,
     /// The user concerned.
     pub user: String,
-    /// When the finding starts (RFC 3339 UTC).
-    pub first_seen: String,
-    /// When it ends (RFC 3339 UTC).
-    pub last_seen: String,
+    /// When the finding starts (ms since the epoch; RFC 3339 UTC in NDJSON).
+    #[serde(rename = "first_seen", serialize_with = "crate::time::serialize")]
+    pub first_seen_ms: i64,
+    /// When it ends (ms since the epoch; RFC 3339 UTC in NDJSON).
+    #[serde(rename = "last_seen", serialize_with = "crate::time::serialize")]
+    pub last_seen_ms: i64,
     /// One line a person reads at a glance.
     pub summary: String,
     /// The query's other columns.
@@ -44,64 +47,154 @@ pub struct Alert {
 
 const REQUIRED_COLUMNS: [&str; 5] = ["user", "first_seen", "last_seen", "summary", "alert_key"];
 
-/// Turn a detection's result rows into alerts.
+/// Turn a detection's result rows into alerts, column by column: the alert columns are
+/// read typed (times as milliseconds), every other column becomes a JSON value of the
+/// evidence (null values are left out).
 ///
 /// # Errors
-/// A required column is missing, or the rows cannot be converted to JSON.
+/// A required column is missing, a time is null or not a time, or a value cannot be
+/// encoded as JSON.
 pub fn to_alerts(det: &Detection, batches: &[RecordBatch]) -> Result<Vec<Alert>, DetectionError> {
     let bad = |reason: String| DetectionError::Header {
         path: det.path.clone(),
         line: 0,
         reason,
     };
-    let mut buf = Vec::new();
-    {
-        let mut w = arrow_json::LineDelimitedWriter::new(&mut buf);
-        for b in batches {
-            for col in REQUIRED_COLUMNS {
-                if b.schema().column_with_name(col).is_none() {
-                    return Err(bad(format!(
-                        "the query returns no `{col}` column (alerts need {})",
-                        REQUIRED_COLUMNS.join(", ")
-                    )));
-                }
-            }
-            w.write(b).map_err(|e| bad(e.to_string()))?;
-        }
-        w.finish().map_err(|e| bad(e.to_string()))?;
-    }
     let mut out = Vec::new();
-    for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let Value::Object(mut row) =
-            serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?
-        else {
-            continue;
+    for b in batches {
+        for col in REQUIRED_COLUMNS {
+            if b.schema().column_with_name(col).is_none() {
+                return Err(bad(format!(
+                    "the query returns no `{col}` column (alerts need {})",
+                    REQUIRED_COLUMNS.join(", ")
+                )));
+            }
+        }
+        let text = |name: &str| -> Result<Option<StringArray>, DetectionError> {
+            b.column_by_name(name)
+                .map(|c| {
+                    arrow::compute::cast(c, &DataType::Utf8)
+                        .map(|a| a.as_string::<i32>().clone())
+                        .map_err(|e| bad(format!("`{name}`: {e}")))
+                })
+                .transpose()
         };
-        let mut take = |k: &str| match row.remove(k) {
-            Some(Value::String(s)) => s,
-            Some(Value::Null) | None => String::new(),
-            Some(v) => v.to_string(),
+        let value = |a: &Option<StringArray>, i: usize| {
+            a.as_ref()
+                .filter(|a| a.is_valid(i))
+                .map_or_else(String::new, |a| a.value(i).to_owned())
         };
-        let user = take("user");
-        let key = take("alert_key");
-        let severity = match take("severity") {
-            s if s.is_empty() => det.severity.name().to_owned(),
-            s => s,
-        };
-        let id = xxhash_rust::xxh3::xxh3_128(format!("{}\0{user}\0{key}", det.id).as_bytes());
-        out.push(Alert {
-            alert_id: format!("{:032x}", id),
-            detection: det.id.clone(),
-            severity,
-            user,
-            first_seen: take("first_seen"),
-            last_seen: take("last_seen"),
-            summary: take("summary"),
-            evidence: row,
-            incident_id: None,
-        });
+        let (user, key, summary, severity) = (
+            text("user")?,
+            text("alert_key")?,
+            text("summary")?,
+            text("severity")?,
+        );
+        let first = times_ms(b, "first_seen").map_err(bad)?;
+        let last = times_ms(b, "last_seen").map_err(bad)?;
+        let schema = b.schema();
+        let options = arrow_json::writer::EncoderOptions::default();
+        let evidence_fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .filter(|(f, _)| !ALERT_OWN_COLUMNS.contains(&f.name().as_str()))
+            .collect();
+        let mut encoders = evidence_fields
+            .iter()
+            .map(|(f, a)| arrow_json::writer::make_encoder(f, a.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        let mut buf = Vec::new();
+        for i in 0..b.num_rows() {
+            let user = value(&user, i);
+            let key = value(&key, i);
+            let severity = match value(&severity, i) {
+                s if s.is_empty() => det.severity.name().to_owned(),
+                s => s,
+            };
+            let mut evidence = Map::new();
+            for ((field, _), enc) in evidence_fields.iter().zip(&mut encoders) {
+                if enc.is_null(i) {
+                    continue;
+                }
+                buf.clear();
+                enc.encode(i, &mut buf);
+                let v: Value = serde_json::from_slice(&buf).map_err(|e| bad(e.to_string()))?;
+                evidence.insert(field.name().clone(), v);
+            }
+            let id = xxhash_rust::xxh3::xxh3_128(format!("{}\0{user}\0{key}", det.id).as_bytes());
+            out.push(Alert {
+                alert_id: format!("{id:032x}"),
+                detection: det.id.clone(),
+                severity,
+                user,
+                first_seen_ms: first[i],
+                last_seen_ms: last[i],
+                summary: value(&summary, i),
+                evidence,
+                incident_id: None,
+            });
+        }
     }
     Ok(out)
+}
+
+/// Columns that make the alert itself; the rest are evidence.
+const ALERT_OWN_COLUMNS: [&str; 6] = [
+    "user",
+    "first_seen",
+    "last_seen",
+    "summary",
+    "alert_key",
+    "severity",
+];
+
+/// A time column of a result as milliseconds: a timestamp of any unit (UTC when it has
+/// no zone), epoch milliseconds, or RFC 3339 text.
+fn times_ms(b: &RecordBatch, name: &str) -> Result<Vec<i64>, String> {
+    let col = b
+        .column_by_name(name)
+        .ok_or_else(|| format!("the query returns no `{name}` column"))?;
+    let ms: Vec<Option<i64>> = match col.data_type() {
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+            let cast = arrow::compute::cast(
+                col,
+                &DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None),
+            )
+            .map_err(|e| format!("`{name}`: {e}"))?;
+            cast.as_primitive::<arrow::datatypes::TimestampMillisecondType>()
+                .iter()
+                .collect()
+        }
+        DataType::Int64 => col.as_primitive::<Int64Type>().iter().collect(),
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+            let text =
+                arrow::compute::cast(col, &DataType::Utf8).map_err(|e| format!("`{name}`: {e}"))?;
+            let text = text.as_string::<i32>();
+            let mut out = Vec::with_capacity(text.len());
+            for v in text {
+                out.push(match v {
+                    Some(t) => Some(
+                        chrono::DateTime::parse_from_rfc3339(t)
+                            .map_err(|_| format!("`{name}` {t:?} is not an RFC 3339 time"))?
+                            .timestamp_millis(),
+                    ),
+                    None => None,
+                });
+            }
+            out
+        }
+        other => {
+            return Err(format!(
+                "`{name}` is {other}: a time must be a timestamp, epoch milliseconds or RFC 3339 text"
+            ));
+        }
+    };
+    ms.into_iter()
+        .enumerate()
+        .map(|(i, t)| t.ok_or_else(|| format!("row {}: `{name}` is null", i + 1)))
+        .collect()
 }
 
 /// How to run the detections.
@@ -221,28 +314,48 @@ async fn materialize(ctx: &SessionContext, views: &[&str]) -> datafusion::error:
     Ok(())
 }
 
-fn in_range(a: &Alert, from_ms: Option<i64>, to_ms: Option<i64>) -> bool {
-    let ms = |t: &str| {
-        chrono::DateTime::parse_from_rfc3339(t)
-            .ok()
-            .map(|t| t.timestamp_millis())
-    };
-    from_ms.is_none_or(|f| ms(&a.last_seen).is_none_or(|t| t >= f))
-        && to_ms.is_none_or(|to| ms(&a.first_seen).is_none_or(|t| t < to))
+/// Whether an alert falls in a window of time (`None`: unbounded): it ends at or after
+/// `from_ms` and starts before `to_ms`. `--from/--to` and the re-evaluated window of a
+/// scheduled run both mean this.
+#[must_use]
+pub fn in_window(a: &Alert, from_ms: Option<i64>, to_ms: Option<i64>) -> bool {
+    from_ms.is_none_or(|f| a.last_seen_ms >= f) && to_ms.is_none_or(|t| a.first_seen_ms < t)
 }
 
-/// Load every detection of the `queries` folders, bind its parameters, register the allow-list,
-/// plan every query, and only then run them all; chain the alerts into incidents.
+/// The stage of each detection, by id.
+#[must_use]
+pub fn stages_of(detections: &[Detection]) -> BTreeMap<String, String> {
+    detections
+        .iter()
+        .map(|d| (d.id.clone(), d.stage.clone()))
+        .collect()
+}
+
+/// Alerts of one run, before they are chained into incidents.
+#[derive(Debug, Clone, Default)]
+pub struct Unchained {
+    /// Alerts in the window, by detection then as each query orders them.
+    pub alerts: Vec<Alert>,
+    /// Alerts the allow-list silenced (only with `explain_suppressed`).
+    pub suppressed: Vec<Suppressed>,
+}
+
+/// Bind every detection's parameters, register the allow-list, plan every query, and
+/// only then run them all; keep the alerts of `opts`' window.
 ///
 /// # Errors
-/// Any file, parameter or plan is bad (before anything runs), or a query fails.
-pub async fn run_detections(
+/// A configured parameter names no detection, a parameter or plan is bad (before
+/// anything runs), or a query fails.
+pub async fn find_alerts(
     ctx: &SessionContext,
-    queries: &[PathBuf],
+    detections: &[Detection],
     opts: &RunOptions,
-) -> Result<Findings, DetectionError> {
-    let detections = Detection::load_dirs(queries)?;
-    let origin = queries.first().cloned().unwrap_or_default();
+) -> Result<Unchained, DetectionError> {
+    let origin = detections
+        .first()
+        .and_then(|d| d.path.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     if let Some(unknown) = opts
         .params
         .keys()
@@ -262,12 +375,12 @@ pub async fn run_detections(
         .await
         .map_err(qerr)?;
     materialize(ctx, &["user_first_seen"]).await.map_err(qerr)?;
-    let planned = plan_all(ctx, &detections, &opts.params).await?;
+    let planned = plan_all(ctx, detections, &opts.params).await?;
     let mut alerts = run_planned(planned).await?;
     let mut suppressed = Vec::new();
     if opts.explain_suppressed && !opts.allowlist.is_empty() {
         register_allowlist(ctx, &[]).await.map_err(qerr)?;
-        let planned = plan_all(ctx, &detections, &opts.params).await;
+        let planned = plan_all(ctx, detections, &opts.params).await;
         let unfiltered = match planned {
             Ok(p) => run_planned(p).await,
             Err(e) => Err(e),
@@ -291,19 +404,22 @@ pub async fn run_detections(
             reasons.dedup();
             suppressed.push(Suppressed { alert, reasons });
         }
-        suppressed.retain(|s| in_range(&s.alert, opts.from_ms, opts.to_ms));
+        suppressed.retain(|s| in_window(&s.alert, opts.from_ms, opts.to_ms));
     }
-    alerts.retain(|a| in_range(a, opts.from_ms, opts.to_ms));
-    let stages: BTreeMap<String, String> = detections
-        .iter()
-        .map(|d| (d.id.clone(), d.stage.clone()))
-        .collect();
-    let incidents = correlate(
-        &alerts,
-        &stages,
-        opts.incident_window_ms,
-        opts.incident_min_stages,
-    );
+    alerts.retain(|a| in_window(a, opts.from_ms, opts.to_ms));
+    Ok(Unchained { alerts, suppressed })
+}
+
+/// Chain `alerts` into incidents (see [`correlate`]) and mark each alert with its
+/// incident.
+#[must_use]
+pub fn chain(
+    alerts: &mut [Alert],
+    stages: &BTreeMap<String, String>,
+    window_ms: i64,
+    min_stages: usize,
+) -> Vec<Incident> {
+    let incidents = correlate(alerts, stages, window_ms, min_stages);
     let member: BTreeMap<&str, &str> = incidents
         .iter()
         .flat_map(|i| {
@@ -312,9 +428,33 @@ pub async fn run_detections(
                 .map(|t| (t.alert_id.as_str(), i.incident_id.as_str()))
         })
         .collect();
-    for a in &mut alerts {
+    for a in alerts.iter_mut() {
         a.incident_id = member.get(a.alert_id.as_str()).map(|s| (*s).to_owned());
     }
+    incidents
+}
+
+/// Load every detection of the `queries` folders, find their alerts (see
+/// [`find_alerts`]) and chain them into incidents.
+///
+/// # Errors
+/// Any file, parameter or plan is bad (before anything runs), or a query fails.
+pub async fn run_detections(
+    ctx: &SessionContext,
+    queries: &[PathBuf],
+    opts: &RunOptions,
+) -> Result<Findings, DetectionError> {
+    let detections = Detection::load_dirs(queries)?;
+    let Unchained {
+        mut alerts,
+        suppressed,
+    } = find_alerts(ctx, &detections, opts).await?;
+    let incidents = chain(
+        &mut alerts,
+        &stages_of(&detections),
+        opts.incident_window_ms,
+        opts.incident_min_stages,
+    );
     Ok(Findings {
         incidents,
         alerts,

@@ -57,7 +57,7 @@ enum GeoField {
 struct GeoIpFn {
     name: &'static str,
     field: GeoField,
-    db: Arc<midgame_sources::geoip::GeoIp>,
+    db: Arc<midgame_lake::geoip::GeoIp>,
     signature: Signature,
 }
 
@@ -92,9 +92,9 @@ impl ScalarUDFImpl for GeoIpFn {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let text = to_utf8(&arrays[0])?;
-        let mut cache: std::collections::HashMap<&str, Option<midgame_sources::geoip::Location>> =
+        let mut cache: std::collections::HashMap<&str, Option<midgame_lake::geoip::Location>> =
             std::collections::HashMap::new();
-        let found: Vec<Option<midgame_sources::geoip::Location>> = text
+        let found: Vec<Option<midgame_lake::geoip::Location>> = text
             .as_string::<i32>()
             .iter()
             .map(|v| {
@@ -143,7 +143,7 @@ impl ScalarUDFImpl for GeoIpFn {
 
 /// Register `geoip_city`, `geoip_country`, `geoip_lat`, `geoip_lon` and `geoip_asn`
 /// over `db`.
-pub fn register_geoip(ctx: &SessionContext, db: &Arc<midgame_sources::geoip::GeoIp>) {
+pub fn register_geoip(ctx: &SessionContext, db: &Arc<midgame_lake::geoip::GeoIp>) {
     for (name, field) in [
         ("geoip_city", GeoField::City),
         ("geoip_country", GeoField::Country),
@@ -166,11 +166,11 @@ pub fn register_functions(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(CidrContains::new()));
     ctx.register_udf(ScalarUDF::from(UaFamily::new(
         "ua_os",
-        midgame_sources::ua::os_family,
+        midgame_schema::ua::os_family,
     )));
     ctx.register_udf(ScalarUDF::from(UaFamily::new(
         "ua_browser",
-        midgame_sources::ua::browser_family,
+        midgame_schema::ua::browser_family,
     )));
 }
 

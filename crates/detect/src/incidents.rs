@@ -17,8 +17,9 @@ pub const STAGES: [&str; 3] = ["initial-access", "admin-access", "staging"];
 /// One alert in an incident's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineEntry {
-    /// When the alert's finding starts (RFC 3339 UTC).
-    pub time: String,
+    /// When the alert's finding starts (ms since the epoch; RFC 3339 UTC in NDJSON).
+    #[serde(rename = "time", serialize_with = "crate::time::serialize")]
+    pub time_ms: i64,
     /// The stage of its detection.
     pub stage: String,
     /// The detection's id.
@@ -45,10 +46,12 @@ pub struct Incident {
     pub score: u32,
     /// Stages covered, in intrusion order.
     pub stages: Vec<String>,
-    /// First alert's start.
-    pub first_seen: String,
-    /// Last alert's end.
-    pub last_seen: String,
+    /// First alert's start (ms since the epoch; RFC 3339 UTC in NDJSON).
+    #[serde(rename = "first_seen", serialize_with = "crate::time::serialize")]
+    pub first_seen_ms: i64,
+    /// Last alert's end (ms since the epoch; RFC 3339 UTC in NDJSON).
+    #[serde(rename = "last_seen", serialize_with = "crate::time::serialize")]
+    pub last_seen_ms: i64,
     /// One line a person reads at a glance.
     pub summary: String,
     /// The alerts, in time order.
@@ -62,12 +65,6 @@ fn weight(severity: &str) -> u32 {
         "medium" => 25,
         _ => 10,
     }
-}
-
-fn millis(rfc3339: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .ok()
-        .map(|t| t.timestamp_millis())
 }
 
 fn duration_words(ms: i64) -> String {
@@ -89,9 +86,10 @@ pub fn correlate(
 ) -> Vec<Incident> {
     let mut by_user: BTreeMap<&str, Vec<(i64, &Alert)>> = BTreeMap::new();
     for a in alerts {
-        if let Some(t) = millis(&a.first_seen) {
-            by_user.entry(a.user.as_str()).or_default().push((t, a));
-        }
+        by_user
+            .entry(a.user.as_str())
+            .or_default()
+            .push((a.first_seen_ms, a));
     }
     let mut out = Vec::new();
     for (user, mut list) in by_user {
@@ -105,12 +103,12 @@ pub fn correlate(
                 out.extend(incident(user, &chain, stage_of, min_stages));
                 chain.clear();
             }
-            last_end = last_end.max(millis(&item.1.last_seen).unwrap_or(item.0));
+            last_end = last_end.max(item.1.last_seen_ms);
             chain.push(item);
         }
         out.extend(incident(user, &chain, stage_of, min_stages));
     }
-    out.sort_by(|a, b| (&a.first_seen, &a.user).cmp(&(&b.first_seen, &b.user)));
+    out.sort_by(|a, b| (a.first_seen_ms, &a.user).cmp(&(b.first_seen_ms, &b.user)));
     out
 }
 
@@ -149,13 +147,12 @@ fn incident(
         _ => "low",
     };
     let first = chain.first()?;
-    let last_seen = chain
+    let last_seen_ms = chain
         .iter()
-        .map(|(_, a)| a.last_seen.as_str())
+        .map(|(_, a)| a.last_seen_ms)
         .max()
-        .unwrap_or_default()
-        .to_owned();
-    let span = millis(&last_seen).unwrap_or(first.0) - first.0;
+        .unwrap_or(first.0);
+    let span = last_seen_ms - first.0;
     let per_stage: Vec<String> = stages
         .iter()
         .map(|s| {
@@ -179,8 +176,8 @@ fn incident(
         severity: severity.to_owned(),
         score,
         stages,
-        first_seen: first.1.first_seen.clone(),
-        last_seen,
+        first_seen_ms: first.1.first_seen_ms,
+        last_seen_ms,
         summary: format!(
             "{user}: {} in {}, {} alerts",
             per_stage.join(" -> "),
@@ -190,7 +187,7 @@ fn incident(
         timeline: chain
             .iter()
             .map(|(_, a)| TimelineEntry {
-                time: a.first_seen.clone(),
+                time_ms: a.first_seen_ms,
                 stage: stage(a),
                 detection: a.detection.clone(),
                 severity: a.severity.clone(),
@@ -206,13 +203,16 @@ mod tests {
     use super::*;
 
     fn alert(user: &str, detection: &str, first: &str, severity: &str) -> Alert {
+        let ms = chrono::DateTime::parse_from_rfc3339(first)
+            .unwrap()
+            .timestamp_millis();
         Alert {
             alert_id: format!("{detection}-{first}"),
             detection: detection.into(),
             severity: severity.into(),
             user: user.into(),
-            first_seen: first.into(),
-            last_seen: first.into(),
+            first_seen_ms: ms,
+            last_seen_ms: ms,
             summary: format!("{detection} at {first}"),
             evidence: serde_json::Map::new(),
             incident_id: None,

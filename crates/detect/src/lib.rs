@@ -14,15 +14,23 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alert_table;
 mod alerts;
 mod allowlist;
+pub mod config;
+pub mod delivery;
 mod detection;
 mod functions;
 mod incidents;
+pub mod output;
 pub mod slt;
+pub mod time;
 mod views;
 
-pub use alerts::{Alert, Findings, RunOptions, Suppressed, run_detections, to_alerts};
+pub use alerts::{
+    Alert, Findings, RunOptions, Suppressed, Unchained, chain, find_alerts, in_window,
+    run_detections, stages_of, to_alerts,
+};
 pub use allowlist::{AllowEntry, register_allowlist};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::SessionContext;
@@ -39,6 +47,8 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::logical_expr::col;
 use datafusion::prelude::SessionConfig;
+use midgame_lake::Layout;
+use midgame_lake::layout::{PARTITION_COLUMN, SORT_ORDER};
 
 /// What went wrong opening or querying the lake.
 #[derive(Debug, thiserror::Error)]
@@ -146,10 +156,10 @@ pub async fn open_session_with(
     lake: &Path,
     config: SessionConfig,
 ) -> Result<SessionContext, DetectError> {
-    if !lake.join("_manifest").is_dir() {
+    if !Layout::new(lake).is_lake() {
         return Err(DetectError::NotALake {
             path: lake.display().to_string(),
-            reason: "no _manifest directory; create it with `midgame ingest --lake DIR ...`".into(),
+            reason: Layout::not_a_lake_reason(),
         });
     }
     let ctx = SessionContext::new_with_config_rt(config, runtime_env()?);
@@ -166,8 +176,9 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         path: lake.display().to_string(),
         reason: e.to_string(),
     })?;
+    let layout = Layout::new(root);
     for table in midgame_schema::Table::ALL {
-        let dir = root.join(table.name);
+        let dir = layout.table_dir(table.name);
         if !dir.is_dir() {
             // No source has filled this table yet: an empty table of the same columns,
             // so every detection still plans and finds nothing here.
@@ -176,7 +187,7 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
                 .iter()
                 .map(|f| f.as_ref().clone())
                 .collect();
-            fields.push(Field::new("date", DataType::Utf8, true));
+            fields.push(Field::new(PARTITION_COLUMN, DataType::Utf8, true));
             let schema = Arc::new(Schema::new(fields));
             let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
             ctx.register_table(table.name, Arc::new(empty))?;
@@ -184,11 +195,13 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         }
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
-            .with_table_partition_cols(vec![("date".to_owned(), DataType::Utf8)])
-            .with_file_sort_order(vec![vec![
-                col("user").sort(true, false),
-                col("time_ms").sort(true, false),
-            ]]);
+            .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)])
+            .with_file_sort_order(vec![
+                SORT_ORDER
+                    .iter()
+                    .map(|c| col(*c).sort(true, false))
+                    .collect(),
+            ]);
         let url = format!("{}/", dir.display());
         ctx.register_listing_table(
             table.name,
@@ -200,7 +213,7 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         .await?;
     }
     // The alert lifecycle table `midgame run` keeps, when there is one.
-    let alerts = root.join("alerts").join("alerts.parquet");
+    let alerts = layout.alert_table();
     if alerts.is_file() {
         ctx.register_parquet(
             "alerts",

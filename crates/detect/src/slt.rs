@@ -44,7 +44,11 @@ fn input_table(table: &midgame_schema::Table) -> datafusion::error::Result<MemTa
         .iter()
         .map(|f| f.as_ref().clone().with_nullable(true))
         .collect();
-    fields.push(Field::new("date", DataType::Utf8, true));
+    fields.push(Field::new(
+        midgame_lake::layout::PARTITION_COLUMN,
+        DataType::Utf8,
+        true,
+    ));
     let schema = Arc::new(Schema::new(fields));
     let defaults: HashMap<String, Expr> = [
         ("source", lit("test")),
@@ -93,7 +97,9 @@ pub async fn test_session(queries: &Path) -> Result<SessionContext, DetectionErr
                 "time_ms" => "coalesce(time_ms, CAST(time AS BIGINT)) AS time_ms".to_owned(),
                 name => format!("\"{name}\""),
             })
-            .chain(std::iter::once("date".to_owned()))
+            .chain(std::iter::once(
+                midgame_lake::layout::PARTITION_COLUMN.to_owned(),
+            ))
             .collect();
         back.sql(&format!(
             "CREATE VIEW {} AS SELECT {} FROM {hidden}",

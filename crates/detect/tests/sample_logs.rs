@@ -75,7 +75,7 @@ async fn the_intrusion_is_one_incident_and_no_look_alike_alerts() {
         "every alert is in the incident"
     );
     assert!(
-        i.timeline.windows(2).all(|w| w[0].time <= w[1].time),
+        i.timeline.windows(2).all(|w| w[0].time_ms <= w[1].time_ms),
         "the timeline is in time order"
     );
     assert!(

@@ -20,8 +20,12 @@ fn every_generated_event_parses_with_its_enrichment() {
     let mut framer = Framer::new(text.as_bytes());
     let mut rows = 0;
     while let Some(chunk) = framer.next_chunk().unwrap() {
-        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::Okta));
-        let parsed = SourceKind::Okta.parse(&chunk, &ParseOptions::new("gen"));
+        assert_eq!(
+            SourceKind::recognise(&chunk),
+            Some(SourceKind::new(&midgame_sources::okta::Okta))
+        );
+        let parsed =
+            SourceKind::new(&midgame_sources::okta::Okta).parse(&chunk, &ParseOptions::new("gen"));
         assert!(parsed.bad.is_empty(), "{:?}", parsed.bad.first());
         let b = parsed.auth.unwrap();
         rows += b.num_rows();

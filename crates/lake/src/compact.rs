@@ -23,9 +23,7 @@ use arrow::compute::concat_batches;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::{Lake, LakeError, MANIFEST_DIR, TMP_DIR, io_err, read_dir_sorted};
-
-pub(crate) const COMPACTED_DIR: &str = "compacted";
+use crate::{Lake, LakeError, io_err, read_dir_sorted};
 
 /// The record of one compaction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,7 +119,7 @@ impl Lake {
         drop(all);
         let rows = sorted.num_rows() as u64;
 
-        let staging = self.root.join(TMP_DIR).join(format!("compact-{id}"));
+        let staging = self.layout.tmp_dir().join(format!("compact-{id}"));
         let staged_part = staging.join(&partition);
         fs_err::create_dir_all(&staged_part).map_err(io_err(&staged_part))?;
         let output = format!("{id}-0000.parquet");
@@ -137,7 +135,7 @@ impl Lake {
             rows,
             compacted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
-        let dir = self.root.join(MANIFEST_DIR).join(COMPACTED_DIR);
+        let dir = self.layout.compacted_dir();
         fs_err::create_dir_all(&dir).map_err(io_err(&dir))?;
         let bytes = serde_json::to_vec_pretty(&record).expect("a record serialises");
         self.publish(&bytes, &dir.join(format!("{id}.json")))?;
@@ -156,12 +154,10 @@ impl Lake {
 
     /// Names (before the first `-`) of the files compaction wrote.
     pub(crate) fn compacted_ids(&self) -> Result<Vec<String>, LakeError> {
-        Ok(
-            read_dir_sorted(&self.root.join(MANIFEST_DIR).join(COMPACTED_DIR))?
-                .into_iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
-                .collect(),
-        )
+        Ok(read_dir_sorted(&self.layout.compacted_dir())?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+            .collect())
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::manifest::ManifestEntry;
 use crate::writer::PartitionWriter;
-use crate::{Lake, LakeError, QUARANTINE_DIR, io_err};
+use crate::{Lake, LakeError, io_err};
 
 /// How files are ingested.
 #[derive(Debug, Clone)]
@@ -37,8 +37,9 @@ pub struct IngestOptions {
     /// Minutes east of UTC of zone-less device timestamps (`--tz`).
     pub utc_offset_minutes: i32,
     /// GeoIP databases: fill the location (and network) of rows whose source has none.
-    pub geoip: Option<std::sync::Arc<midgame_sources::geoip::GeoIp>>,
-    /// How an admin tool's own audit JSON maps to `admin` (`--mapping`).
+    pub geoip: Option<std::sync::Arc<crate::geoip::GeoIp>>,
+    /// How an admin tool's own audit JSON maps to `admin` (`--mapping`); implies the
+    /// admin-audit source.
     pub admin_mapping: Option<std::sync::Arc<midgame_sources::mapping::AdminMapping>>,
     /// A plain file modified less than this long ago may still be being written: its
     /// unfinished last line waits for a later run. `None` reads every byte.
@@ -246,7 +247,10 @@ impl Lake {
             path: path.to_path_buf(),
             hash: String::new(),
             outcome: FileOutcome::Ingested,
-            source: opts.source,
+            // A mapping file is read by the admin-audit source.
+            source: opts
+                .source
+                .or(opts.admin_mapping.as_ref().map(|_| SourceKind::ADMIN_AUDIT)),
             size: 0,
             decoded_bytes: 0,
             auth_rows: 0,
@@ -343,12 +347,7 @@ impl Lake {
         report.quarantined = quarantine.count;
         report.bad_sample = std::mem::take(&mut quarantine.sample);
         let commit = || -> Result<(), LakeError> {
-            quarantine.publish(
-                &self
-                    .root
-                    .join(QUARANTINE_DIR)
-                    .join(format!("{hash}.ndjson")),
-            )?;
+            quarantine.publish(&self.layout.quarantine_file(&hash))?;
             crate::crashpoint("quarantine published");
             self.commit(&mut ManifestEntry {
                 path: path.display().to_string(),
@@ -389,11 +388,7 @@ impl Lake {
                 }
             }
         }
-        let _ = fs_err::remove_file(
-            self.root
-                .join(QUARANTINE_DIR)
-                .join(format!("{hash}.ndjson")),
-        );
+        let _ = fs_err::remove_file(self.layout.quarantine_file(hash));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -486,11 +481,7 @@ impl Lake {
                         let k = SourceKind::recognise(&batch[0]).ok_or_else(|| {
                             LakeError::Unrecognised {
                                 path: path.to_path_buf(),
-                                tried: SourceKind::ALL
-                                    .iter()
-                                    .map(|k| k.name())
-                                    .collect::<Vec<_>>()
-                                    .join(", "),
+                                tried: SourceKind::names(),
                             }
                         })?;
                         report.source = Some(k);

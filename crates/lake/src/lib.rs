@@ -31,18 +31,23 @@
 #![deny(missing_docs)]
 
 mod compact;
+pub mod geoip;
 mod ingest;
+pub mod layout;
 mod lock;
 mod manifest;
 mod plan;
+mod pool;
 mod writer;
 
 use std::path::{Path, PathBuf};
 
 pub use compact::Compaction;
 pub use ingest::{FileOutcome, FileReport, IngestOptions, find_inputs};
+pub use layout::Layout;
 pub use manifest::ManifestEntry;
 pub use plan::{FilePlan, ManifestIndex};
+pub use pool::{IngestObserver, IngestSummary, Silent};
 
 /// What went wrong, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +95,12 @@ pub enum LakeError {
         /// Who holds it.
         holder: String,
     },
+    /// The paths given hold no log file.
+    #[error("no log files under {paths}")]
+    NoInputs {
+        /// The paths, as given.
+        paths: String,
+    },
     /// A manifest entry is unreadable.
     #[error("{path}: corrupt manifest entry: {source}")]
     Manifest {
@@ -112,6 +123,7 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + 
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: PathBuf,
+    layout: Layout,
     /// Content hashes being ingested by this process right now: two copies of one file
     /// ingested in parallel must not both write it.
     in_flight: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
@@ -119,10 +131,6 @@ pub struct Lake {
     next_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
     lock: Option<std::sync::Arc<lock::LakeLock>>,
 }
-
-const MANIFEST_DIR: &str = "_manifest";
-const QUARANTINE_DIR: &str = "_quarantine";
-const TMP_DIR: &str = "_tmp";
 
 impl Lake {
     /// Open (creating it if needed) the lake at `root` for writing, and clear what a killed
@@ -138,19 +146,17 @@ impl Lake {
     /// created or listed.
     pub fn open(root: &Path) -> Result<Self, LakeError> {
         fs_err::create_dir_all(root).map_err(io_err(root))?;
-        let lock = lock::acquire(root)?;
+        let layout = Layout::new(root);
+        let lock = lock::acquire(&layout)?;
         let lake = Self {
             root: root.to_path_buf(),
+            layout,
             in_flight: std::sync::Arc::default(),
             next_seq: std::sync::Arc::default(),
             lock: Some(lock),
         };
-        let tables = midgame_schema::Table::ALL.map(|t| t.name);
-        for dir in [MANIFEST_DIR, QUARANTINE_DIR, TMP_DIR]
-            .into_iter()
-            .chain(tables)
-        {
-            let d = root.join(dir);
+        let tables = midgame_schema::Table::ALL.map(|t| lake.layout.table_dir(t.name));
+        for d in lake.layout.working_dirs().into_iter().chain(tables) {
             fs_err::create_dir_all(&d).map_err(|e| LakeError::Io { path: d, source: e })?;
         }
         lake.sweep()?;
@@ -166,6 +172,7 @@ impl Lake {
     pub fn inspect(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
+            layout: Layout::new(root),
             in_flight: std::sync::Arc::default(),
             next_seq: std::sync::Arc::default(),
             lock: None,
@@ -185,10 +192,16 @@ impl Lake {
         &self.root
     }
 
+    /// The lake's paths.
+    #[must_use]
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// Directory of a table (`auth`, `admin`).
     #[must_use]
     pub fn table_dir(&self, table: &str) -> PathBuf {
-        self.root.join(table)
+        self.layout.table_dir(table)
     }
 
     /// Every committed or uncommitted data file of a table, sorted.
@@ -214,7 +227,7 @@ impl Lake {
     }
 
     fn sweep(&self) -> Result<(), LakeError> {
-        let tmp = self.root.join(TMP_DIR);
+        let tmp = self.layout.tmp_dir();
         for f in read_dir_sorted(&tmp)? {
             if f.is_dir() {
                 if let Err(e) = fs_err::remove_dir_all(&f) {
@@ -239,7 +252,7 @@ impl Lake {
                 }
             }
         }
-        for f in read_dir_sorted(&self.root.join(QUARANTINE_DIR))? {
+        for f in read_dir_sorted(&self.layout.quarantine_dir())? {
             if orphan(&f) {
                 remove_quietly(&f);
             }

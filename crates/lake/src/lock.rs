@@ -7,12 +7,10 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use crate::{LakeError, io_err};
-
-const LOCK_FILE: &str = "_lock";
+use crate::{LakeError, Layout, io_err};
 
 /// The held lock; released when the last handle is dropped.
 #[derive(Debug)]
@@ -30,13 +28,14 @@ fn held() -> &'static Mutex<HashMap<PathBuf, Weak<LakeLock>>> {
 }
 
 /// Take the lake's lock, or fail naming the process that holds it.
-pub(crate) fn acquire(root: &Path) -> Result<Arc<LakeLock>, LakeError> {
+pub(crate) fn acquire(layout: &Layout) -> Result<Arc<LakeLock>, LakeError> {
+    let root = layout.root();
     let key = root.canonicalize().map_err(io_err(root))?;
     let mut map = held().lock().expect("the lock registry is never poisoned");
     if let Some(lock) = map.get(&key).and_then(Weak::upgrade) {
         return Ok(lock);
     }
-    let path = root.join(LOCK_FILE);
+    let path = layout.lock_file();
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Lake, LakeError, MANIFEST_DIR, io_err, read_dir_sorted};
+use crate::{Lake, LakeError, io_err, read_dir_sorted};
 
 /// The record of one ingested file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub struct ManifestEntry {
 
 impl Lake {
     fn entry_path(&self, hash: &str) -> PathBuf {
-        self.root.join(MANIFEST_DIR).join(format!("{hash}.json"))
+        self.layout.manifest_entry(hash)
     }
 
     /// The entry of the file with this content hash, if it was ingested.
@@ -81,7 +81,7 @@ impl Lake {
     /// An entry cannot be read or parsed.
     pub fn manifest(&self) -> Result<Vec<ManifestEntry>, LakeError> {
         let mut out = Vec::new();
-        for p in read_dir_sorted(&self.root.join(MANIFEST_DIR))? {
+        for p in read_dir_sorted(&self.layout.manifest_dir())? {
             if p.extension().is_some_and(|e| e == "json") {
                 let bytes = fs_err::read(&p).map_err(io_err(&p))?;
                 out.push(
@@ -96,7 +96,7 @@ impl Lake {
     }
 
     pub(crate) fn committed_hashes(&self) -> Result<HashSet<String>, LakeError> {
-        Ok(read_dir_sorted(&self.root.join(MANIFEST_DIR))?
+        Ok(read_dir_sorted(&self.layout.manifest_dir())?
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))

@@ -16,7 +16,8 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-use crate::{Lake, LakeError, io_err};
+use crate::layout::SORT_ORDER;
+use crate::{Lake, LakeError, Layout, io_err};
 
 /// Rows per Parquet row group: small enough for DataFusion to split one file across
 /// cores, large enough for good compression.
@@ -121,11 +122,7 @@ impl<'a> PartitionWriter<'a> {
         seq: u32,
         batches: Vec<RecordBatch>,
     ) -> Result<String, LakeError> {
-        let rel = format!(
-            "{table}/date={}/{}-{seq:04}.parquet",
-            midgame_schema::day_string(day),
-            self.hash
-        );
+        let rel = Layout::data_file(table, day, &format!("{}-{seq:04}.parquet", self.hash));
         let dest = self.lake.root.join(&rel);
         let schema = batches[0].schema();
         let all = concat_batches(&schema, &batches).map_err(|source| LakeError::Arrow {
@@ -177,38 +174,27 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>, arrow::e
         .collect()
 }
 
-/// Sort rows by user, then time, then line (a total order for rows of one file).
+/// Sort rows by [`SORT_ORDER`], then line (a total order for rows of one file).
 pub(crate) fn sort_by_user_time(
     batch: &RecordBatch,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let col = |name: &str| {
-        Arc::clone(
-            batch
-                .column_by_name(name)
-                .expect("lake tables have user, time_ms, line"),
-        )
-    };
     let asc = Some(SortOptions {
         descending: false,
         nulls_first: false,
     });
-    let indices = lexsort_to_indices(
-        &[
-            SortColumn {
-                values: col("user"),
-                options: asc,
-            },
-            SortColumn {
-                values: col("time_ms"),
-                options: asc,
-            },
-            SortColumn {
-                values: col("line"),
-                options: asc,
-            },
-        ],
-        None,
-    )?;
+    let columns: Vec<SortColumn> = SORT_ORDER
+        .iter()
+        .chain(&["line"])
+        .map(|name| SortColumn {
+            values: Arc::clone(
+                batch
+                    .column_by_name(name)
+                    .expect("lake tables have the sort columns and line"),
+            ),
+            options: asc,
+        })
+        .collect();
+    let indices = lexsort_to_indices(&columns, None)?;
     take_record_batch(batch, &indices)
 }
 
@@ -227,18 +213,16 @@ fn writer_properties(batch: &RecordBatch) -> WriterProperties {
             ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_sorting_columns(Some(vec![
-            SortingColumn {
-                column_idx: idx("user"),
-                descending: false,
-                nulls_first: false,
-            },
-            SortingColumn {
-                column_idx: idx("time_ms"),
-                descending: false,
-                nulls_first: false,
-            },
-        ]));
+        .set_sorting_columns(Some(
+            SORT_ORDER
+                .iter()
+                .map(|name| SortingColumn {
+                    column_idx: idx(name),
+                    descending: false,
+                    nulls_first: false,
+                })
+                .collect(),
+        ));
     // Nearly every value is distinct: a dictionary would only be tried and thrown away.
     for col in ["raw", "time_ms", "time"] {
         if schema.column_with_name(col).is_some() {
@@ -267,7 +251,7 @@ impl Lake {
         use std::sync::atomic::{AtomicU64, Ordering};
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        self.root.join(crate::TMP_DIR).join(format!(
+        self.layout.tmp_dir().join(format!(
             "{}-{}-{name}.tmp",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
@@ -288,7 +272,10 @@ mod tests {
             b.append(&AuthRow {
                 time_ms: t,
                 source: "okta",
-                file: "f",
+                provenance: midgame_schema::Provenance {
+                    file: "f",
+                    ..Default::default()
+                },
                 ..AuthRow::default()
             });
         }
@@ -310,7 +297,10 @@ mod tests {
                 time_ms: t,
                 user,
                 source: "okta",
-                file: "f",
+                provenance: midgame_schema::Provenance {
+                    file: "f",
+                    ..Default::default()
+                },
                 ..AuthRow::default()
             });
         }

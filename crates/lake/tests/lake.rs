@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use midgame_lake::{FileOutcome, IngestOptions, Lake, LakeError};
+use midgame_lake::{FileOutcome, IngestOptions, Lake, LakeError, Layout};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn fixture(name: &str) -> PathBuf {
@@ -93,12 +93,7 @@ fn ingest_partitions_by_day_and_sorts_by_user_then_time() {
         }
     }
     // Quarantine holds each bad record with file, line and reason.
-    let q = std::fs::read_to_string(
-        dir.path()
-            .join("_quarantine")
-            .join(format!("{}.ndjson", report.hash)),
-    )
-    .unwrap();
+    let q = std::fs::read_to_string(Layout::new(dir.path()).quarantine_file(&report.hash)).unwrap();
     let lines: Vec<serde_json::Value> = q
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -177,22 +172,28 @@ fn a_killed_run_leaves_nothing_that_the_next_open_keeps() {
     let orphan = committed.with_file_name(format!("{}-0000.parquet", "f".repeat(32)));
     std::fs::copy(&committed, &orphan).unwrap();
     std::fs::write(
-        dir.path()
-            .join("_quarantine")
-            .join(format!("{}.ndjson", "f".repeat(32))),
+        Layout::new(dir.path()).quarantine_file(&"f".repeat(32)),
         "{}\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("_tmp/123-0-x.parquet.tmp"), "PAR1 half").unwrap();
+    std::fs::write(
+        Layout::new(dir.path())
+            .tmp_dir()
+            .join("123-0-x.parquet.tmp"),
+        "PAR1 half",
+    )
+    .unwrap();
     let lake = Lake::open(dir.path()).unwrap();
     assert!(!orphan.exists());
     assert!(committed.exists());
     assert_eq!(
-        std::fs::read_dir(dir.path().join("_tmp")).unwrap().count(),
+        std::fs::read_dir(Layout::new(dir.path()).tmp_dir())
+            .unwrap()
+            .count(),
         0
     );
     assert_eq!(
-        std::fs::read_dir(dir.path().join("_quarantine"))
+        std::fs::read_dir(Layout::new(dir.path()).quarantine_dir())
             .unwrap()
             .count(),
         0
@@ -374,7 +375,7 @@ fn a_lake_held_by_another_process_is_refused_and_a_dead_holder_is_taken_over() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("lake");
     std::fs::create_dir_all(&root).unwrap();
-    let lock = root.join("_lock");
+    let lock = Layout::new(&root).lock_file();
     std::fs::write(&lock, "").unwrap();
     std::fs::write(&lock, "pid=4242 host=elsewhere\n").unwrap();
     // A process that holds the lock on its own descriptor (sh execs into sleep with it).

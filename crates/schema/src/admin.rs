@@ -32,9 +32,7 @@ pub struct AdminRow<'a> {
     pub bytes: Option<i64>,
     pub outcome: &'a str,
     pub user_agent: Option<&'a str>,
-    pub file: &'a str,
-    pub line: i64,
-    pub raw: Option<&'a str>,
+    pub provenance: crate::Provenance<'a>,
 }
 
 /// Column builders of the `admin` table; append rows, then [`AdminBuilder::finish`].
@@ -132,9 +130,9 @@ impl AdminBuilder {
         self.bytes.append_option(r.bytes);
         self.outcome.append_value(r.outcome);
         self.user_agent.append_option(r.user_agent);
-        self.file.append_value(r.file);
-        self.line.append_value(r.line);
-        self.raw.append_option(r.raw);
+        self.file.append_value(r.provenance.file);
+        self.line.append_value(r.provenance.line);
+        self.raw.append_option(r.provenance.raw);
         self.rows += 1;
     }
 

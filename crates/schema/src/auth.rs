@@ -54,9 +54,7 @@ pub struct AuthRow<'a> {
     pub bytes_in: Option<i64>,
     pub bytes_out: Option<i64>,
     pub duration_s: Option<i64>,
-    pub file: &'a str,
-    pub line: i64,
-    pub raw: Option<&'a str>,
+    pub provenance: crate::Provenance<'a>,
 }
 
 /// Column builders of the `auth` table; append rows, then [`AuthBuilder::finish`].
@@ -194,9 +192,9 @@ impl AuthBuilder {
         self.bytes_in.append_option(r.bytes_in);
         self.bytes_out.append_option(r.bytes_out);
         self.duration_s.append_option(r.duration_s);
-        self.file.append_value(r.file);
-        self.line.append_value(r.line);
-        self.raw.append_option(r.raw);
+        self.file.append_value(r.provenance.file);
+        self.line.append_value(r.provenance.line);
+        self.raw.append_option(r.provenance.raw);
         self.rows += 1;
     }
 

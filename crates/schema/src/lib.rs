@@ -18,13 +18,31 @@
 
 mod admin;
 mod auth;
+mod findings;
 mod identity;
 mod table;
+pub mod ua;
 
 pub use admin::{AdminBuilder, AdminRow};
 pub use auth::{AuthBuilder, AuthRow, auth_schema};
+pub use findings::{
+    ALERT_COLUMNS, ALERT_LIFECYCLE_COLUMNS, ALERTS, INCIDENT_COLUMNS, INCIDENTS,
+    alert_lifecycle_schema, alert_schema, incident_schema,
+};
 pub use identity::{IdentityError, IdentityMap};
 pub use table::{ADMIN_COLUMNS, AUTH_COLUMNS, Column, ColumnType, Table, admin_schema};
+
+/// Where a row came from: the file and line of its record and, unless the lake is
+/// written with `--raw none`, the record's text. Every row of every table has it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Provenance<'a> {
+    /// The file as it was given to ingest.
+    pub file: &'a str,
+    /// 1-based line where the record starts.
+    pub line: i64,
+    /// The original record, when it is kept.
+    pub raw: Option<&'a str>,
+}
 
 /// Name of the table of authentication, session and tunnel events.
 pub const AUTH: &str = "auth";

@@ -51,7 +51,12 @@ pub struct Column {
     pub doc: &'static str,
 }
 
-const fn col(name: &'static str, ty: ColumnType, nullable: bool, doc: &'static str) -> Column {
+pub(crate) const fn col(
+    name: &'static str,
+    ty: ColumnType,
+    nullable: bool,
+    doc: &'static str,
+) -> Column {
     Column {
         name,
         ty,
@@ -370,7 +375,7 @@ impl Table {
     }
 }
 
-fn schema_of(columns: &[Column]) -> SchemaRef {
+pub(crate) fn schema_of(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()

@@ -12,7 +12,7 @@ use midgame_schema::{AdminBuilder, AdminRow};
 use serde::Deserialize;
 
 use crate::lenient::{Num, Text};
-use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode};
+use crate::{BadRecord, Chunk, ParseOptions, Parsed};
 
 #[derive(Deserialize, Default)]
 struct Action<'a> {
@@ -52,7 +52,7 @@ struct Action<'a> {
 
 /// Whether a record looks like a generic admin audit action.
 #[must_use]
-pub fn looks_like(text: &[u8]) -> bool {
+fn looks_like(text: &[u8]) -> bool {
     let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
     text.first() == Some(&b'{') && has(b"\"actor\"") && has(b"\"action\"") && has(b"\"time\"")
 }
@@ -96,7 +96,7 @@ fn outcome(text: Option<&str>) -> &'static str {
 
 /// Parse every record of a chunk into `admin` rows.
 #[must_use]
-pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     let mut builder = AdminBuilder::with_capacity(chunk.len());
     let mut bad = Vec::new();
     for rec in chunk.records() {
@@ -159,14 +159,53 @@ fn parse_record(
         bytes: a.bytes.as_i64(),
         outcome: outcome(a.outcome.value()),
         user_agent: a.user_agent.value(),
-        file: &opts.file,
-        line: i64::try_from(line).unwrap_or(i64::MAX),
-        raw: match opts.raw {
-            RawMode::Full => Some(text),
-            RawMode::None => None,
-        },
+        provenance: opts.provenance(line, Some(text)),
     });
     Ok(())
+}
+
+/// The `admin-audit` source.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminAudit;
+
+impl crate::Source for AdminAudit {
+    fn name(&self) -> &'static str {
+        "admin-audit"
+    }
+
+    fn about(&self) -> &'static str {
+        "Generic admin-tool audit NDJSON (`time`, `actor`, `action`, ...)."
+    }
+
+    fn looks_like(&self, record: &[u8]) -> bool {
+        looks_like(record)
+    }
+
+    fn table(&self) -> &'static str {
+        midgame_schema::ADMIN
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "tool",
+            "user",
+            "user_raw",
+            "src_ip",
+            "geo_country",
+            "asn",
+            "session_id",
+            "target_type",
+            "target_id",
+            "customer_id",
+            "records",
+            "bytes",
+            "user_agent",
+        ]
+    }
+
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+        parse(chunk, opts)
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use chrono::NaiveDate;
 use midgame_schema::{AuthBuilder, AuthRow};
 
-use crate::{Chunk, ParseOptions, Parsed, RawMode};
+use crate::{Chunk, ParseOptions, Parsed};
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -26,7 +26,7 @@ const MONTHS: [&str; 12] = [
 
 /// Whether a line looks like Cisco ASA / FTD syslog.
 #[must_use]
-pub fn looks_like(text: &[u8]) -> bool {
+fn looks_like(text: &[u8]) -> bool {
     tag(text).is_some()
 }
 
@@ -234,7 +234,7 @@ fn meaning(id: u32, body: &str) -> Option<(&'static str, &'static str, i32, i32)
 
 /// Parse every line of a chunk.
 #[must_use]
-pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     crate::auth_rows(chunk, opts, parse_line)
 }
 
@@ -290,15 +290,49 @@ fn parse_line(
             .then(|| number_after(body, "Bytes rcv:"))
             .flatten(),
         duration_s: (id == 113019).then(|| duration_s(body)).flatten(),
-        file: &opts.file,
-        line: i64::try_from(line).unwrap_or(i64::MAX),
-        raw: match opts.raw {
-            RawMode::Full => Some(text),
-            RawMode::None => None,
-        },
+        provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
     });
     Ok(true)
+}
+
+/// The `cisco-asa` source.
+#[derive(Debug, Clone, Copy)]
+pub struct CiscoAsa;
+
+impl crate::Source for CiscoAsa {
+    fn name(&self) -> &'static str {
+        "cisco-asa"
+    }
+
+    fn about(&self) -> &'static str {
+        "Cisco ASA / FTD syslog (AnyConnect, WebVPN, IKEv2 remote access)."
+    }
+
+    fn looks_like(&self, record: &[u8]) -> bool {
+        looks_like(record)
+    }
+
+    fn table(&self) -> &'static str {
+        midgame_schema::AUTH
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "status_detail",
+            "user",
+            "user_raw",
+            "src_ip",
+            "app",
+            "bytes_in",
+            "bytes_out",
+            "duration_s",
+        ]
+    }
+
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+        parse(chunk, opts)
+    }
 }
 
 #[cfg(test)]

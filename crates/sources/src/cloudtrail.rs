@@ -13,7 +13,8 @@ use midgame_schema::{AdminBuilder, AdminRow, AuthBuilder, AuthRow};
 use serde::Deserialize;
 
 use crate::lenient::{List, Num, Obj, Text};
-use crate::{BadRecord, Chunk, ParseOptions, Parsed, RawMode, ua};
+use crate::{BadRecord, Chunk, ParseOptions, Parsed};
+use midgame_schema::ua;
 
 #[derive(Deserialize, Default)]
 struct Envelope<'a> {
@@ -107,7 +108,7 @@ struct Resource<'a> {
 
 /// Whether a record looks like CloudTrail.
 #[must_use]
-pub fn looks_like(text: &[u8]) -> bool {
+fn looks_like(text: &[u8]) -> bool {
     let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
     text.first() == Some(&b'{')
         && ((has(b"\"eventSource\"") && has(b"\"eventName\"")) || has(b"{\"Records\""))
@@ -115,7 +116,7 @@ pub fn looks_like(text: &[u8]) -> bool {
 
 /// Parse every record of a chunk.
 #[must_use]
-pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     let mut admin = AdminBuilder::with_capacity(chunk.len());
     let mut auth = AuthBuilder::with_capacity(0);
     let mut bad = Vec::new();
@@ -249,11 +250,7 @@ fn add(
             })
         })
     });
-    let raw = match opts.raw {
-        RawMode::Full => text,
-        RawMode::None => None,
-    };
-    let file_line = i64::try_from(line).unwrap_or(i64::MAX);
+    let provenance = opts.provenance(line, text);
     admin.append(&AdminRow {
         time_ms,
         source: "cloudtrail",
@@ -272,9 +269,7 @@ fn add(
         bytes: r.additional.as_ref().and_then(|a| a.bytes_out.as_i64()),
         outcome: if failed { "failure" } else { "success" },
         user_agent: r.user_agent.value(),
-        file: &opts.file,
-        line: file_line,
-        raw,
+        provenance,
         ..AdminRow::default()
     });
     if name == "ConsoleLogin" {
@@ -304,11 +299,49 @@ fn add(
             browser: agent.and_then(ua::browser_family),
             app: Some("AWS Console"),
             is_mfa: mfa.map(|m| m == "Yes"),
-            file: &opts.file,
-            line: file_line,
-            raw,
+            provenance,
             ..AuthRow::default()
         });
     }
     Ok(true)
+}
+
+/// The `cloudtrail` source.
+#[derive(Debug, Clone, Copy)]
+pub struct CloudTrail;
+
+impl crate::Source for CloudTrail {
+    fn name(&self) -> &'static str {
+        "cloudtrail"
+    }
+
+    fn about(&self) -> &'static str {
+        "AWS CloudTrail (`{\"Records\":[...]}` files or one record per line)."
+    }
+
+    fn looks_like(&self, record: &[u8]) -> bool {
+        looks_like(record)
+    }
+
+    fn table(&self) -> &'static str {
+        midgame_schema::ADMIN
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "tool",
+            "user",
+            "user_raw",
+            "src_ip",
+            "session_id",
+            "target_type",
+            "target_id",
+            "bytes",
+            "user_agent",
+        ]
+    }
+
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+        parse(chunk, opts)
+    }
 }

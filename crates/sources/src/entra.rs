@@ -11,7 +11,8 @@ use midgame_schema::{AuthBuilder, AuthRow};
 use serde::Deserialize;
 
 use crate::lenient::{Flag, Num, Obj, Text};
-use crate::{Chunk, ParseOptions, Parsed, RawMode, country_code, ua};
+use crate::{Chunk, ParseOptions, Parsed, country_code};
+use midgame_schema::ua;
 
 #[derive(Deserialize, Default)]
 struct Envelope<'a> {
@@ -107,7 +108,7 @@ struct Mfa<'a> {
 
 /// Whether a record looks like an Entra ID log record.
 #[must_use]
-pub fn looks_like(text: &[u8]) -> bool {
+fn looks_like(text: &[u8]) -> bool {
     let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
     let has_ci = |needle: &[u8]| {
         text.windows(needle.len())
@@ -121,7 +122,7 @@ pub fn looks_like(text: &[u8]) -> bool {
 
 /// Parse every record of a chunk.
 #[must_use]
-pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     crate::auth_rows(chunk, opts, parse_record)
 }
 
@@ -206,13 +207,56 @@ fn parse_record(
             .map(|r| r == "multiFactorAuthentication"),
         mfa_factor: s.mfa.as_ref().and_then(|m| m.method.value()),
         behaviors: risk_text.as_deref(),
-        file: &opts.file,
-        line: i64::try_from(line).unwrap_or(i64::MAX),
-        raw: match opts.raw {
-            RawMode::Full => Some(text),
-            RawMode::None => None,
-        },
+        provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
     });
     Ok(true)
+}
+
+/// The `entra` source.
+#[derive(Debug, Clone, Copy)]
+pub struct Entra;
+
+impl crate::Source for Entra {
+    fn name(&self) -> &'static str {
+        "entra"
+    }
+
+    fn about(&self) -> &'static str {
+        "Microsoft Entra ID (Azure AD) sign-in logs (diagnostic settings or Graph API)."
+    }
+
+    fn looks_like(&self, record: &[u8]) -> bool {
+        looks_like(record)
+    }
+
+    fn table(&self) -> &'static str {
+        midgame_schema::AUTH
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "status_detail",
+            "user",
+            "user_raw",
+            "src_ip",
+            "geo_lat",
+            "geo_lon",
+            "geo_city",
+            "geo_country",
+            "device_id",
+            "user_agent",
+            "os",
+            "browser",
+            "app",
+            "session_id",
+            "is_mfa",
+            "mfa_factor",
+            "behaviors",
+        ]
+    }
+
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+        parse(chunk, opts)
+    }
 }

@@ -12,11 +12,12 @@
 
 use midgame_schema::{AuthBuilder, AuthRow};
 
-use crate::{Chunk, ParseOptions, Parsed, RawMode, ua};
+use crate::{Chunk, ParseOptions, Parsed};
+use midgame_schema::ua;
 
 /// Whether a line looks like a PAN-OS GlobalProtect log line.
 #[must_use]
-pub fn looks_like(text: &[u8]) -> bool {
+fn looks_like(text: &[u8]) -> bool {
     text.windows(15).any(|w| w == b",GLOBALPROTECT,")
 }
 
@@ -75,7 +76,7 @@ fn time_ms(text: &str, opts: &ParseOptions) -> Option<i64> {
 
 /// Parse every line of a chunk.
 #[must_use]
-pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     crate::auth_rows(chunk, opts, parse_line)
 }
 
@@ -147,15 +148,49 @@ fn parse_line(
             .then(|| get(30).and_then(|d| d.parse().ok()))
             .flatten()
             .filter(|d: &i64| *d > 0),
-        file: &opts.file,
-        line: i64::try_from(line).unwrap_or(i64::MAX),
-        raw: match opts.raw {
-            RawMode::Full => Some(text),
-            RawMode::None => None,
-        },
+        provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
     });
     Ok(true)
+}
+
+/// The `globalprotect` source.
+#[derive(Debug, Clone, Copy)]
+pub struct GlobalProtect;
+
+impl crate::Source for GlobalProtect {
+    fn name(&self) -> &'static str {
+        "globalprotect"
+    }
+
+    fn about(&self) -> &'static str {
+        "Palo Alto Networks GlobalProtect (PAN-OS syslog CSV, log type GLOBALPROTECT)."
+    }
+
+    fn looks_like(&self, record: &[u8]) -> bool {
+        looks_like(record)
+    }
+
+    fn table(&self) -> &'static str {
+        midgame_schema::AUTH
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "status_detail",
+            "user",
+            "user_raw",
+            "src_ip",
+            "device_id",
+            "os",
+            "app",
+            "duration_s",
+        ]
+    }
+
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+        parse(chunk, opts)
+    }
 }
 
 #[cfg(test)]

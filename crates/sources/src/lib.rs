@@ -6,7 +6,7 @@
 //! 2. [`Framer`] cuts the stream into records (NDJSON lines or the elements of a JSON
 //!    array, with BOM, CRLF and blank lines tolerated) and hands them out in chunks that
 //!    can be parsed in parallel;
-//! 3. a source ([`SourceKind::parse`]) maps each record of a chunk to typed Arrow
+//! 3. a [`Source`] (through its [`SourceKind`] handle) maps each record of a chunk to typed Arrow
 //!    columns. A record it cannot read is a [`BadRecord`] value carrying its line and the
 //!    reason, never a panic or an early return.
 //!
@@ -15,7 +15,7 @@
 //! let text = br#"{"published":"2022-08-04T10:12:33.000Z","eventType":"user.session.start","actor":{"alternateId":"JDoe@Example.com"},"outcome":{"result":"SUCCESS"}}"#;
 //! let mut framer = Framer::new(&text[..]);
 //! let chunk = framer.next_chunk().unwrap().unwrap();
-//! let parsed = SourceKind::Okta.parse(&chunk, &ParseOptions::new("okta.json"));
+//! let parsed = SourceKind::from_name("okta").unwrap().parse(&chunk, &ParseOptions::new("okta.json"));
 //! assert_eq!(parsed.auth.unwrap().num_rows(), 1);
 //! assert!(parsed.bad.is_empty());
 //! ```
@@ -27,14 +27,12 @@ pub mod cloudtrail;
 mod countries;
 pub mod entra;
 mod framing;
-pub mod geoip;
 pub mod globalprotect;
 mod lenient;
 pub mod mapping;
 pub mod okta;
 pub mod openvpn;
 pub mod time;
-pub mod ua;
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
@@ -42,7 +40,7 @@ use std::path::Path;
 
 use arrow::array::RecordBatch;
 pub use framing::{Chunk, Framer, FramingMode, Record, framing_of};
-use midgame_schema::IdentityMap;
+use midgame_schema::{IdentityMap, Provenance};
 
 /// Whether the original record text is kept in the `raw` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,6 +85,20 @@ impl ParseOptions {
             reference_day: None,
             utc_offset_minutes: 0,
             admin_mapping: None,
+        }
+    }
+
+    /// The provenance of a row made from the record at `line` whose text is `text`:
+    /// the file, the line and (unless `raw` is off) the text.
+    #[must_use]
+    pub fn provenance<'a>(&'a self, line: u64, text: Option<&'a str>) -> Provenance<'a> {
+        Provenance {
+            file: &self.file,
+            line: i64::try_from(line).unwrap_or(i64::MAX),
+            raw: match self.raw {
+                RawMode::Full => text,
+                RawMode::None => None,
+            },
         }
     }
 }
@@ -180,49 +192,83 @@ pub struct Parsed {
     pub skipped: u64,
 }
 
-/// The log formats midgame reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SourceKind {
-    /// Okta System Log (JSON array or NDJSON, as the API and exports give it).
-    Okta,
-    /// The generic admin-tool audit NDJSON of DESIGN.md (`time`, `actor`, `action`, ...).
-    AdminAudit,
-    /// Cisco ASA / FTD syslog: AnyConnect, WebVPN and IKEv2 remote-access sessions.
-    CiscoAsa,
-    /// AWS CloudTrail (`{"Records":[...]}` files or one record per line).
-    Cloudtrail,
-    /// Microsoft Entra ID (Azure AD) sign-in logs (diagnostic settings or Graph API).
-    Entra,
-    /// OpenVPN server log.
-    Openvpn,
-    /// Palo Alto Networks GlobalProtect (PAN-OS syslog CSV, log type GLOBALPROTECT).
-    Globalprotect,
+/// A log format midgame reads, implemented by each vendor's module: its name, how its
+/// records are recognised, the table and columns it fills, and the parser.
+///
+/// Adding a vendor is a module with one `impl Source` and a line in [`SourceKind::ALL`];
+/// the command line's `--source` values, content recognition, dispatch and the table
+/// reference all come from that list.
+pub trait Source: Sync + Send {
+    /// The name used on the command line and in the `source` column.
+    fn name(&self) -> &'static str;
+    /// One line on what the format is, for `--source` help.
+    fn about(&self) -> &'static str;
+    /// Whether one record (a line, or a JSON array element) is of this format.
+    fn looks_like(&self, record: &[u8]) -> bool;
+    /// The table this source writes.
+    fn table(&self) -> &'static str;
+    /// The columns of that table it fills besides the ones every source fills.
+    fn columns(&self) -> &'static [&'static str];
+    /// Map every record of a chunk to rows, bad records and a count of skipped ones.
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed;
+}
+
+/// One of the log formats midgame reads: a handle on its [`Source`].
+#[derive(Clone, Copy)]
+pub struct SourceKind(&'static dyn Source);
+
+impl PartialEq for SourceKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for SourceKind {}
+
+impl std::hash::Hash for SourceKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SourceKind({})", self.name())
+    }
 }
 
 impl SourceKind {
-    /// Every kind, in the order content recognition tries them.
+    /// Every source, in the order content recognition tries them (the most specific
+    /// first: an Okta event also looks like generic JSON).
     pub const ALL: [SourceKind; 7] = [
-        SourceKind::Okta,
-        SourceKind::Cloudtrail,
-        SourceKind::Entra,
-        SourceKind::AdminAudit,
-        SourceKind::CiscoAsa,
-        SourceKind::Globalprotect,
-        SourceKind::Openvpn,
+        SourceKind(&okta::Okta),
+        SourceKind(&cloudtrail::CloudTrail),
+        SourceKind(&entra::Entra),
+        SourceKind(&admin_audit::AdminAudit),
+        SourceKind(&cisco_asa::CiscoAsa),
+        SourceKind(&globalprotect::GlobalProtect),
+        SourceKind(&openvpn::OpenVpn),
     ];
+
+    /// The generic admin-audit source: what a mapping file (`--mapping`) reads with.
+    pub const ADMIN_AUDIT: SourceKind = SourceKind(&admin_audit::AdminAudit);
+
+    /// The handle of a source.
+    #[must_use]
+    pub const fn new(source: &'static dyn Source) -> Self {
+        Self(source)
+    }
 
     /// The name used on the command line and in the `source` column.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::Okta => "okta",
-            SourceKind::AdminAudit => "admin-audit",
-            SourceKind::CiscoAsa => "cisco-asa",
-            SourceKind::Cloudtrail => "cloudtrail",
-            SourceKind::Entra => "entra",
-            SourceKind::Openvpn => "openvpn",
-            SourceKind::Globalprotect => "globalprotect",
-        }
+        self.0.name()
+    }
+
+    /// One line on what the format is.
+    #[must_use]
+    pub fn about(self) -> &'static str {
+        self.0.about()
     }
 
     /// The kind named `name` on the command line.
@@ -231,28 +277,19 @@ impl SourceKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// Every name, for messages: `okta, cloudtrail, ...`.
+    #[must_use]
+    pub fn names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
     /// Recognise the format from the first records of a file.
     #[must_use]
     pub fn recognise(chunk: &Chunk) -> Option<Self> {
-        chunk.records().take(16).find_map(|r| {
-            if okta::looks_like(r.text) {
-                Some(SourceKind::Okta)
-            } else if cloudtrail::looks_like(r.text) {
-                Some(SourceKind::Cloudtrail)
-            } else if entra::looks_like(r.text) {
-                Some(SourceKind::Entra)
-            } else if admin_audit::looks_like(r.text) {
-                Some(SourceKind::AdminAudit)
-            } else if cisco_asa::looks_like(r.text) {
-                Some(SourceKind::CiscoAsa)
-            } else if globalprotect::looks_like(r.text) {
-                Some(SourceKind::Globalprotect)
-            } else if openvpn::looks_like(r.text) {
-                Some(SourceKind::Openvpn)
-            } else {
-                None
-            }
-        })
+        chunk
+            .records()
+            .take(16)
+            .find_map(|r| Self::ALL.into_iter().find(|k| k.0.looks_like(r.text)))
     }
 
     /// The table this source writes and the columns it can fill (the rest stay null):
@@ -284,134 +321,22 @@ impl SourceKind {
             "line",
             "raw",
         ];
-        let (table, own): (&str, &[&str]) = match self {
-            SourceKind::Okta => (
-                midgame_schema::AUTH,
-                &[
-                    "status_detail",
-                    "user",
-                    "user_raw",
-                    "src_ip",
-                    "geo_lat",
-                    "geo_lon",
-                    "geo_city",
-                    "geo_country",
-                    "asn",
-                    "as_org",
-                    "is_proxy",
-                    "device_id",
-                    "user_agent",
-                    "os",
-                    "browser",
-                    "app",
-                    "session_id",
-                    "is_mfa",
-                    "mfa_factor",
-                    "behaviors",
-                ],
-            ),
-            SourceKind::AdminAudit => (
-                midgame_schema::ADMIN,
-                &[
-                    "tool",
-                    "user",
-                    "user_raw",
-                    "src_ip",
-                    "geo_country",
-                    "asn",
-                    "session_id",
-                    "target_type",
-                    "target_id",
-                    "customer_id",
-                    "records",
-                    "bytes",
-                    "user_agent",
-                ],
-            ),
-            SourceKind::CiscoAsa => (
-                midgame_schema::AUTH,
-                &[
-                    "status_detail",
-                    "user",
-                    "user_raw",
-                    "src_ip",
-                    "app",
-                    "bytes_in",
-                    "bytes_out",
-                    "duration_s",
-                ],
-            ),
-            SourceKind::Cloudtrail => (
-                midgame_schema::ADMIN,
-                &[
-                    "tool",
-                    "user",
-                    "user_raw",
-                    "src_ip",
-                    "session_id",
-                    "target_type",
-                    "target_id",
-                    "bytes",
-                    "user_agent",
-                ],
-            ),
-            SourceKind::Entra => (
-                midgame_schema::AUTH,
-                &[
-                    "status_detail",
-                    "user",
-                    "user_raw",
-                    "src_ip",
-                    "geo_lat",
-                    "geo_lon",
-                    "geo_city",
-                    "geo_country",
-                    "device_id",
-                    "user_agent",
-                    "os",
-                    "browser",
-                    "app",
-                    "session_id",
-                    "is_mfa",
-                    "mfa_factor",
-                    "behaviors",
-                ],
-            ),
-            SourceKind::Openvpn => (midgame_schema::AUTH, &["user", "user_raw", "src_ip"]),
-            SourceKind::Globalprotect => (
-                midgame_schema::AUTH,
-                &[
-                    "status_detail",
-                    "user",
-                    "user_raw",
-                    "src_ip",
-                    "device_id",
-                    "os",
-                    "app",
-                    "duration_s",
-                ],
-            ),
-        };
+        let table = self.0.table();
         let always: &[&str] = if table == midgame_schema::AUTH {
             &AUTH_ALWAYS
         } else {
             &ADMIN_ALWAYS
         };
-        (table, always.iter().chain(own).copied().collect())
+        (
+            table,
+            always.iter().chain(self.0.columns()).copied().collect(),
+        )
     }
 
-    /// Parse every record of `chunk`.
+    /// Parse every record of `chunk`; records the framer could not cut are bad ones too.
     #[must_use]
     pub fn parse(self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-        let mut parsed = match self {
-            SourceKind::Okta => okta::parse(chunk, opts),
-            SourceKind::AdminAudit => admin_audit::parse(chunk, opts),
-            SourceKind::CiscoAsa => cisco_asa::parse(chunk, opts),
-            SourceKind::Cloudtrail => cloudtrail::parse(chunk, opts),
-            SourceKind::Entra => entra::parse(chunk, opts),
-            SourceKind::Openvpn => openvpn::parse(chunk, opts),
-            SourceKind::Globalprotect => globalprotect::parse(chunk, opts),
-        };
+        let mut parsed = self.0.parse(chunk, opts);
         parsed.bad.extend(chunk.bad().iter().cloned());
         parsed
     }

@@ -10,7 +10,8 @@ use midgame_schema::{AuthBuilder, AuthRow};
 use serde::Deserialize;
 
 use crate::lenient::{Flag, List, Num, Obj, Text};
-use crate::{Chunk, ParseOptions, Parsed, RawMode, country_code, ua};
+use crate::{Chunk, ParseOptions, Parsed, country_code};
+use midgame_schema::ua;
 
 #[derive(Deserialize, Default)]
 struct Event<'a> {
@@ -176,7 +177,7 @@ struct IpChainEntry<'a> {
 
 /// Whether a record looks like an Okta System Log event.
 #[must_use]
-pub fn looks_like(text: &[u8]) -> bool {
+fn looks_like(text: &[u8]) -> bool {
     let has = |needle: &[u8]| {
         text.windows(needle.len())
             .any(|w| w.eq_ignore_ascii_case(needle))
@@ -250,7 +251,7 @@ fn outcome(result: Option<&str>) -> &'static str {
 
 /// Parse every record of a chunk into `auth` rows.
 #[must_use]
-pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     crate::auth_rows(chunk, opts, |bytes, line, opts, out| {
         parse_record(bytes, line, opts, out).map(|()| true)
     })
@@ -354,13 +355,59 @@ fn parse_record(
         bytes_in: None,
         bytes_out: None,
         duration_s: None,
-        file: &opts.file,
-        line: i64::try_from(line).unwrap_or(i64::MAX),
-        raw: match opts.raw {
-            RawMode::Full => Some(text),
-            RawMode::None => None,
-        },
+        provenance: opts.provenance(line, Some(text)),
     };
     out.append(&row);
     Ok(())
+}
+
+/// The `okta` source.
+#[derive(Debug, Clone, Copy)]
+pub struct Okta;
+
+impl crate::Source for Okta {
+    fn name(&self) -> &'static str {
+        "okta"
+    }
+
+    fn about(&self) -> &'static str {
+        "Okta System Log (JSON array or NDJSON, as the API and exports give it)."
+    }
+
+    fn looks_like(&self, record: &[u8]) -> bool {
+        looks_like(record)
+    }
+
+    fn table(&self) -> &'static str {
+        midgame_schema::AUTH
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "status_detail",
+            "user",
+            "user_raw",
+            "src_ip",
+            "geo_lat",
+            "geo_lon",
+            "geo_city",
+            "geo_country",
+            "asn",
+            "as_org",
+            "is_proxy",
+            "device_id",
+            "user_agent",
+            "os",
+            "browser",
+            "app",
+            "session_id",
+            "is_mfa",
+            "mfa_factor",
+            "behaviors",
+        ]
+    }
+
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+        parse(chunk, opts)
+    }
 }

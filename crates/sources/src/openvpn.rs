@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use chrono::NaiveDate;
 use midgame_schema::{AuthBuilder, AuthRow};
 
-use crate::{Chunk, ParseOptions, Parsed, RawMode};
+use crate::{Chunk, ParseOptions, Parsed};
 
 const MARKERS: [&str; 7] = [
     "Peer Connection Initiated",
@@ -27,7 +27,7 @@ const MARKERS: [&str; 7] = [
 
 /// Whether a line looks like an OpenVPN server log line.
 #[must_use]
-pub fn looks_like(text: &[u8]) -> bool {
+fn looks_like(text: &[u8]) -> bool {
     let Ok(t) = std::str::from_utf8(text) else {
         return false;
     };
@@ -123,7 +123,7 @@ fn quoted<'a>(text: &'a str, after: &str, quote: char) -> Option<&'a str> {
 
 /// Parse every line of a chunk.
 #[must_use]
-pub fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     crate::auth_rows(chunk, opts, parse_line)
 }
 
@@ -215,13 +215,38 @@ fn parse_line(
         user: user.as_deref(),
         user_raw,
         src_ip,
-        file: &opts.file,
-        line: i64::try_from(line).unwrap_or(i64::MAX),
-        raw: match opts.raw {
-            RawMode::Full => Some(text),
-            RawMode::None => None,
-        },
+        provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
     });
     Ok(true)
+}
+
+/// The `openvpn` source.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenVpn;
+
+impl crate::Source for OpenVpn {
+    fn name(&self) -> &'static str {
+        "openvpn"
+    }
+
+    fn about(&self) -> &'static str {
+        "OpenVPN server log."
+    }
+
+    fn looks_like(&self, record: &[u8]) -> bool {
+        looks_like(record)
+    }
+
+    fn table(&self) -> &'static str {
+        midgame_schema::AUTH
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &["user", "user_raw", "src_ip"]
+    }
+
+    fn parse(&self, chunk: &Chunk, opts: &ParseOptions) -> Parsed {
+        parse(chunk, opts)
+    }
 }

@@ -12,10 +12,10 @@ fn parse(text: &str, opts: &ParseOptions) -> (RecordBatch, Vec<BadRecord>) {
     let chunk = framer.next_chunk().unwrap().unwrap();
     assert_eq!(
         SourceKind::recognise(&chunk),
-        Some(SourceKind::AdminAudit),
+        Some(SourceKind::new(&midgame_sources::admin_audit::AdminAudit)),
         "recognised from content"
     );
-    let parsed = SourceKind::AdminAudit.parse(&chunk, opts);
+    let parsed = SourceKind::new(&midgame_sources::admin_audit::AdminAudit).parse(&chunk, opts);
     assert!(parsed.auth.is_none());
     (parsed.admin.unwrap(), parsed.bad)
 }

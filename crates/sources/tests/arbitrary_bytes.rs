@@ -65,7 +65,8 @@ fn frame_all(bytes: &[u8], chunk: usize) -> Framed {
     while let Some(c) = framer.next_chunk().unwrap() {
         records.extend(c.records().map(|r| (r.line, r.text.to_vec())));
         bad.extend(c.bad().iter().map(|b| (b.line, b.reason.clone())));
-        let parsed = SourceKind::Okta.parse(&c, &ParseOptions::new("x"));
+        let parsed =
+            SourceKind::new(&midgame_sources::okta::Okta).parse(&c, &ParseOptions::new("x"));
         rows += parsed.auth.map_or(0, |b| b.num_rows());
         parse_bad += parsed.bad.len();
     }

@@ -35,8 +35,11 @@ fn parse(text: &str, opts: &ParseOptions) -> Out {
     let mut batches = Vec::new();
     let (mut bad, mut skipped) = (Vec::new(), 0);
     while let Some(chunk) = framer.next_chunk().unwrap() {
-        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::CiscoAsa));
-        let p = SourceKind::CiscoAsa.parse(&chunk, opts);
+        assert_eq!(
+            SourceKind::recognise(&chunk),
+            Some(SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa))
+        );
+        let p = SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa).parse(&chunk, opts);
         batches.extend(p.auth);
         bad.extend(p.bad);
         skipped += p.skipped;

@@ -27,8 +27,11 @@ fn parse(bytes: Vec<u8>, opts: &ParseOptions) -> Out {
     let mut framer = Framer::new(decoded(std::io::Cursor::new(bytes)).unwrap());
     let (mut admin, mut auth, mut bad, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), 0);
     while let Some(chunk) = framer.next_chunk().unwrap() {
-        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::Cloudtrail));
-        let p = SourceKind::Cloudtrail.parse(&chunk, opts);
+        assert_eq!(
+            SourceKind::recognise(&chunk),
+            Some(SourceKind::new(&midgame_sources::cloudtrail::CloudTrail))
+        );
+        let p = SourceKind::new(&midgame_sources::cloudtrail::CloudTrail).parse(&chunk, opts);
         admin.extend(p.admin);
         auth.extend(p.auth);
         bad.extend(p.bad);

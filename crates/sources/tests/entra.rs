@@ -17,8 +17,12 @@ fn parse(text: &str) -> (RecordBatch, u64, usize) {
     let mut framer = Framer::new(text.as_bytes());
     let (mut batches, mut skipped, mut bad) = (Vec::new(), 0, 0);
     while let Some(chunk) = framer.next_chunk().unwrap() {
-        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::Entra));
-        let p = SourceKind::Entra.parse(&chunk, &ParseOptions::new("entra.json"));
+        assert_eq!(
+            SourceKind::recognise(&chunk),
+            Some(SourceKind::new(&midgame_sources::entra::Entra))
+        );
+        let p = SourceKind::new(&midgame_sources::entra::Entra)
+            .parse(&chunk, &ParseOptions::new("entra.json"));
         batches.extend(p.auth);
         skipped += p.skipped;
         bad += p.bad.len();
@@ -98,7 +102,8 @@ fn a_broken_record_is_quarantined_with_its_line_and_the_rest_kept() {
     );
     let mut framer = Framer::new(text.as_bytes());
     let chunk = framer.next_chunk().unwrap().unwrap();
-    let p = SourceKind::Entra.parse(&chunk, &ParseOptions::new("entra.json"));
+    let p = SourceKind::new(&midgame_sources::entra::Entra)
+        .parse(&chunk, &ParseOptions::new("entra.json"));
     assert_eq!(p.auth.unwrap().num_rows(), 1);
     let bad: Vec<(u64, &str)> = p.bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
     assert_eq!(bad[0], (2, "missing `createdDateTime`"));

@@ -19,9 +19,12 @@ fn parse(text: &str) -> (RecordBatch, u64, usize) {
     while let Some(chunk) = framer.next_chunk().unwrap() {
         assert_eq!(
             SourceKind::recognise(&chunk),
-            Some(SourceKind::Globalprotect)
+            Some(SourceKind::new(
+                &midgame_sources::globalprotect::GlobalProtect
+            ))
         );
-        let p = SourceKind::Globalprotect.parse(&chunk, &ParseOptions::new("gp.log"));
+        let p = SourceKind::new(&midgame_sources::globalprotect::GlobalProtect)
+            .parse(&chunk, &ParseOptions::new("gp.log"));
         batches.extend(p.auth);
         skipped += p.skipped;
         bad += p.bad.len();
@@ -95,7 +98,8 @@ fn sekoia_bodies_and_other_pan_os_types() {
     );
     let mut framer = Framer::new(mixed.as_bytes());
     let chunk = framer.next_chunk().unwrap().unwrap();
-    let p = SourceKind::Globalprotect.parse(&chunk, &ParseOptions::new("gp.log"));
+    let p = SourceKind::new(&midgame_sources::globalprotect::GlobalProtect)
+        .parse(&chunk, &ParseOptions::new("gp.log"));
     assert_eq!(
         (p.auth.unwrap().num_rows(), p.skipped, p.bad.len()),
         (1, 1, 1)

@@ -29,7 +29,7 @@ fn a_tools_own_fields_and_time_format_become_admin_rows() {
     let mut opts = ParseOptions::new("billing.json");
     opts.admin_mapping = Some(std::sync::Arc::new(m));
     let chunk = Framer::new(text.as_bytes()).next_chunk().unwrap().unwrap();
-    let p = SourceKind::AdminAudit.parse(&chunk, &opts);
+    let p = SourceKind::new(&midgame_sources::admin_audit::AdminAudit).parse(&chunk, &opts);
     let b = p.admin.unwrap();
     assert_eq!(b.num_rows(), 1);
     let s = |c: &str| {

@@ -20,7 +20,7 @@ fn parse_bytes(bytes: Vec<u8>, opts: &ParseOptions) -> (Vec<RecordBatch>, Vec<Ba
     let mut framer = Framer::with_chunk_bytes(reader, 4096);
     let (mut batches, mut bad) = (Vec::new(), Vec::new());
     while let Some(chunk) = framer.next_chunk().unwrap() {
-        let parsed = SourceKind::Okta.parse(&chunk, opts);
+        let parsed = SourceKind::new(&midgame_sources::okta::Okta).parse(&chunk, opts);
         batches.extend(parsed.auth);
         bad.extend(parsed.bad);
     }
@@ -327,7 +327,7 @@ fn content_recognition_picks_okta() {
         let chunk = Framer::new(&bytes[..]).next_chunk().unwrap().unwrap();
         assert_eq!(
             SourceKind::recognise(&chunk),
-            Some(SourceKind::Okta),
+            Some(SourceKind::new(&midgame_sources::okta::Okta)),
             "{name}"
         );
     }
@@ -335,7 +335,10 @@ fn content_recognition_picks_okta() {
         .next_chunk()
         .unwrap()
         .unwrap();
-    assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::CiscoAsa));
+    assert_eq!(
+        SourceKind::recognise(&chunk),
+        Some(SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa))
+    );
     let chunk = Framer::new(&b"Aug  4 10:12:33 host sshd[1]: Accepted publickey\n"[..])
         .next_chunk()
         .unwrap()

@@ -17,8 +17,11 @@ fn parse(text: &str, opts: &ParseOptions) -> (RecordBatch, u64, Vec<BadRecord>) 
     let mut framer = Framer::new(text.as_bytes());
     let (mut batches, mut skipped, mut bad) = (Vec::new(), 0, Vec::new());
     while let Some(chunk) = framer.next_chunk().unwrap() {
-        assert_eq!(SourceKind::recognise(&chunk), Some(SourceKind::Openvpn));
-        let p = SourceKind::Openvpn.parse(&chunk, opts);
+        assert_eq!(
+            SourceKind::recognise(&chunk),
+            Some(SourceKind::new(&midgame_sources::openvpn::OpenVpn))
+        );
+        let p = SourceKind::new(&midgame_sources::openvpn::OpenVpn).parse(&chunk, opts);
         batches.extend(p.auth);
         skipped += p.skipped;
         bad.extend(p.bad);

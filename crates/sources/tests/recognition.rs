@@ -37,33 +37,36 @@ fn every_native_corpus_file_is_recognised_as_its_source() {
     let files = [
         (
             "vpn-cisco-asa/elastic/test-anyconnect-messages.log",
-            SourceKind::CiscoAsa,
+            SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa),
         ),
         (
             "vpn-cisco-asa/elastic/test-751025-vpn-session.log",
-            SourceKind::CiscoAsa,
+            SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa),
         ),
         (
             "vpn-cisco-asa/elastic/test-dap-records.log",
-            SourceKind::CiscoAsa,
+            SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa),
         ),
         (
             "vpn-cisco-asa/wazuh/cisco_asa.lines.derived.log",
-            SourceKind::CiscoAsa,
+            SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa),
         ),
         (
             "vpn-openvpn/wazuh/openvpn_ldap.lines.derived.log",
-            SourceKind::Openvpn,
+            SourceKind::new(&midgame_sources::openvpn::OpenVpn),
         ),
         (
             "vpn-globalprotect/elastic/test-panw-panos-globalprotect-sample.log",
-            SourceKind::Globalprotect,
+            SourceKind::new(&midgame_sources::globalprotect::GlobalProtect),
         ),
         (
             "cloudtrail/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json",
-            SourceKind::Cloudtrail,
+            SourceKind::new(&midgame_sources::cloudtrail::CloudTrail),
         ),
-        ("entra/elastic/test-signinlogs-raw.log", SourceKind::Entra),
+        (
+            "entra/elastic/test-signinlogs-raw.log",
+            SourceKind::new(&midgame_sources::entra::Entra),
+        ),
     ];
     for (rel, kind) in files {
         let bytes = std::fs::read(corpus(rel)).unwrap();
@@ -80,34 +83,34 @@ fn every_vendor_record_is_recognised_as_its_source() {
     let lists: [List; 6] = [
         (
             "okta/sekoia-okta-system-logs.messages.ndjson",
-            SourceKind::Okta,
+            SourceKind::new(&midgame_sources::okta::Okta),
             |_| true,
         ),
         (
             "cloudtrail/sekoia-aws-cloudtrail.messages.ndjson",
-            SourceKind::Cloudtrail,
+            SourceKind::new(&midgame_sources::cloudtrail::CloudTrail),
             |_| true,
         ),
         (
             "entra/sekoia-azure-ad.messages.ndjson",
-            SourceKind::Entra,
+            SourceKind::new(&midgame_sources::entra::Entra),
             |_| true,
         ),
         // ASA/FTD bodies with their %ASA-/%FTD- tag (the `test_group_*` bodies have none).
         (
             "vpn-cisco-asa/sekoia-cisco-secure-firewall.messages.ndjson",
-            SourceKind::CiscoAsa,
+            SourceKind::new(&midgame_sources::cisco_asa::CiscoAsa),
             |m| m.contains("%ASA-") || m.contains("%FTD-"),
         ),
         (
             "vpn-globalprotect/sekoia-paloalto-ngfw.messages.ndjson",
-            SourceKind::Globalprotect,
+            SourceKind::new(&midgame_sources::globalprotect::GlobalProtect),
             |m| m.contains(",GLOBALPROTECT,"),
         ),
         // An OpenVPN log is recognised from its lines that say OpenVPN (a file has many).
         (
             "vpn-openvpn/sekoia-openvpn.messages.ndjson",
-            SourceKind::Openvpn,
+            SourceKind::new(&midgame_sources::openvpn::OpenVpn),
             |m| {
                 m.contains("Peer Connection Initiated")
                     || m.contains("VERIFY OK")

@@ -50,10 +50,13 @@ fn every_column_a_parser_fills_is_declared() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
-        .map(|p| (SourceKind::Okta, p))
+        .map(|p| (SourceKind::new(&midgame_sources::okta::Okta), p))
         .collect();
     for f in std::fs::read_dir(repo().join("sample-logs/admin")).unwrap() {
-        cases.push((SourceKind::AdminAudit, f.unwrap().path()));
+        cases.push((
+            SourceKind::new(&midgame_sources::admin_audit::AdminAudit),
+            f.unwrap().path(),
+        ));
     }
     assert!(cases.len() > 3);
     for (kind, file) in cases {

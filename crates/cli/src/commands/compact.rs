@@ -6,14 +6,15 @@ use anyhow::Context;
 use midgame_lake::Lake;
 
 use crate::args::CompactArgs;
-use crate::output::Printer;
+use crate::printer::Printer;
 
 pub(crate) fn run(a: &CompactArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     anyhow::ensure!(
-        a.lake.join("_manifest").is_dir(),
-        "{}: not a lake (no _manifest)",
-        a.lake.display()
+        midgame_lake::Layout::new(&a.lake).is_lake(),
+        "{}: not a midgame lake ({})",
+        a.lake.display(),
+        midgame_lake::Layout::not_a_lake_reason()
     );
     let lake =
         Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::args::{Format, SqlArgs};
 use crate::config::Config;
-use crate::output::Printer;
+use crate::printer::Printer;
 use crate::shell::{Input, Shell};
 
 /// Where the shell keeps its history: `$MIDGAME_HISTORY`, else `~/.midgame_history`.
@@ -21,20 +21,11 @@ fn history_file() -> Option<std::path::PathBuf> {
 
 pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = Config::load_opt(a.config.as_deref())?;
-    let allow = cfg.allow_entries()?;
-    let geoip = cfg.geoip()?.map(std::sync::Arc::new);
     if a.format == Format::Parquet && a.output.is_none() && std::io::stdout().is_terminal() {
         anyhow::bail!("--format parquet writes a file: add --output PATH");
     }
     let rt = crate::runtime()?;
-    let ctx = rt.block_on(async {
-        let ctx = midgame_detect::open_session(&a.lake).await?;
-        midgame_detect::register_allowlist(&ctx, &allow).await?;
-        if let Some(g) = &geoip {
-            midgame_detect::register_geoip(&ctx, g);
-        }
-        anyhow::Ok(ctx)
-    })?;
+    let ctx = rt.block_on(crate::open_session(&a.lake, &cfg))?;
     let mut shell = Shell::new(&ctx, &rt, a.format);
     shell.max_rows = a.max_rows;
     if let Some(path) = &a.output {

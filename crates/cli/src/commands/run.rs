@@ -7,21 +7,21 @@
 //! to the outbox and commit the table; deliver the outbox (files, webhook). The last line
 //! on stdout is a `key=value` summary for monitoring.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use midgame_lake::{FilePlan, IngestOptions, Lake};
+use midgame_detect::alert_table::{AlertTable, Change, Diff};
+use midgame_detect::delivery::{Delivered, deliver};
+use midgame_detect::output::table::incident_head;
+use midgame_lake::{FilePlan, IngestOptions, IngestSummary, Lake, Layout};
 use midgame_sources::{RawMode, SourceKind};
 
 use crate::args::{BackfillArgs, RunArgs};
 use crate::config::{ArchiveConfig, Config};
-use crate::ingest::{IngestSummary, ingest_files};
-use crate::output::Printer;
-use crate::state::{AlertState, Change, Diff};
+use crate::printer::{IngestView, Printer};
 
 impl Config {
     /// `[lake] path`, relative to the config file.
@@ -69,11 +69,7 @@ impl Config {
             Some(name) => Some(SourceKind::from_name(name).with_context(|| {
                 format!(
                     "[[archive]] source = {name:?}: not one of {}",
-                    SourceKind::ALL
-                        .iter()
-                        .map(|k| k.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    SourceKind::names()
                 )
             })?),
             None => None,
@@ -90,7 +86,7 @@ impl Config {
             None => 0,
         };
         Ok(IngestOptions {
-            source: source.or(admin_mapping.is_some().then_some(SourceKind::AdminAudit)),
+            source,
             identities: self.identities()?,
             raw: match self.run.raw.as_str() {
                 "full" => RawMode::Full,
@@ -109,7 +105,7 @@ impl Config {
     fn run_queries(&self) -> anyhow::Result<Vec<PathBuf>> {
         let mut q = Vec::new();
         if self.run.builtin {
-            q.push(crate::detect_cmd::default_queries()?);
+            q.push(crate::builtin_queries()?);
         }
         q.extend(self.run.queries.iter().map(|d| self.base.join(d)));
         anyhow::ensure!(!q.is_empty(), "[run] builtin = false and no [run] queries");
@@ -166,7 +162,7 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             "took over the lake lock of a run that died holding it ({prev})"
         ));
     }
-    let mut state = AlertState::load(lake.root())?;
+    let mut state = AlertTable::load(lake.layout())?;
     state.recover_outbox(&lake)?;
 
     // Ingest, one archive (one set of options) at a time.
@@ -178,7 +174,7 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             .map(|(_, p)| p.clone())
             .collect();
         if !group.is_empty() {
-            ingest.merge(ingest_files(&lake, &group, opts, printer)?);
+            ingest.merge(lake.ingest_files(&group, opts, &IngestView::new(printer))?);
         }
     }
 
@@ -199,7 +195,7 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     // The first run detects over everything there is; later ones when rows came in.
     let must_detect = (state.detected_seq.is_none() && !entries.is_empty()) || earliest.is_some();
     let mut diff = Diff {
-        active: state.alerts.values().filter(|t| t.active).count(),
+        active: state.active(),
         incidents_total: state.incident_ids().len(),
         ..Diff::default()
     };
@@ -211,17 +207,10 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let last_seq = lake.last_seq();
     let advanced = state.detected_seq != Some(last_seq) && !entries.is_empty();
     if must_detect || advanced {
-        commit(
-            &lake,
-            &mut state,
-            &diff,
-            &prev_incidents,
-            now,
-            Some(last_seq),
-        )?;
+        state.commit(&lake, &diff, &prev_incidents, &stamp(now), Some(last_seq))?;
     }
     print_changes(&diff)?;
-    let delivery = deliver(&cfg, &lake, &state, printer)?;
+    let delivery = deliver_outbox(&cfg, &lake, &state, printer)?;
 
     let mut line = SummaryLine::default();
     let degraded = !ingest.failed.is_empty() || delivery.failed > 0;
@@ -269,7 +258,7 @@ fn summary_alerts(line: &mut SummaryLine, diff: &Diff, detected: bool) {
 }
 
 /// Delivery counts and the duration, then print the line.
-fn summary_end(mut line: SummaryLine, d: &Delivery, started: Instant) -> anyhow::Result<()> {
+fn summary_end(mut line: SummaryLine, d: &Delivered, started: Instant) -> anyhow::Result<()> {
     line.add("delivered", d.delivered);
     line.add("queued", d.queued);
     line.add(
@@ -285,72 +274,42 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Run every detection; keep the alerts of `window`; merge them into the state.
+/// Run every detection; keep the alerts of `window`; merge them into the table (which
+/// chains the incidents).
 fn detect_into(
     cfg: &Config,
     lake: &Lake,
-    state: &mut AlertState,
+    state: &mut AlertTable,
     window: (Option<i64>, Option<i64>),
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Diff> {
-    let queries = cfg.run_queries()?;
-    let mut opts = cfg.run_options(false)?;
+    let detections = midgame_detect::Detection::load_dirs(&cfg.run_queries()?)?;
+    let mut opts = cfg.run_options()?;
     opts.from_ms = window.0;
     opts.to_ms = window.1;
-    let geoip = cfg.geoip()?.map(std::sync::Arc::new);
-    let findings = crate::runtime()?.block_on(async {
-        let ctx = midgame_detect::open_session(lake.root()).await?;
-        if let Some(g) = &geoip {
-            midgame_detect::register_geoip(&ctx, g);
-        }
-        crate::detect_cmd::detect_in(&ctx, &queries, &opts).await
+    let found = crate::runtime()?.block_on(async {
+        let ctx = crate::open_session(lake.root(), cfg).await?;
+        anyhow::Ok(midgame_detect::find_alerts(&ctx, &detections, &opts).await?)
     })?;
-    let stages: BTreeMap<String, String> = midgame_detect::Detection::load_dirs(&queries)?
-        .into_iter()
-        .map(|d| (d.id, d.stage))
-        .collect();
     Ok(state.apply(
-        findings.alerts,
+        found.alerts,
         window,
-        &stages,
-        opts.incident_window_ms,
-        opts.incident_min_stages,
+        &midgame_detect::stages_of(&detections),
+        (opts.incident_window_ms, opts.incident_min_stages),
         now.timestamp_millis(),
     ))
 }
 
-/// Write the changes to the outbox, then commit the table (the commit point).
-fn commit(
-    lake: &Lake,
-    state: &mut AlertState,
-    diff: &Diff,
-    prev_incidents: &std::collections::BTreeSet<String>,
-    now: chrono::DateTime<chrono::Utc>,
-    detected_seq: Option<u64>,
-) -> anyhow::Result<()> {
-    state.generation += 1;
-    if !diff.alerts.is_empty() {
-        let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
-        AlertState::write_outbox(lake, state.generation, &stamp, &diff.ndjson(prev_incidents))?;
-    }
-    if detected_seq.is_some() {
-        state.detected_seq = detected_seq;
-    }
-    state.save(lake)
+/// The outbox file's time stamp.
+fn stamp(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 /// One line per change for the person reading the cron log.
 fn print_changes(diff: &Diff) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for i in &diff.incidents {
-        writeln!(
-            out,
-            "incident {:<9} {:>3}  {}  {}",
-            i.severity.to_uppercase(),
-            i.score,
-            i.user,
-            i.summary
-        )?;
+        writeln!(out, "incident {}  {}", incident_head(i), i.summary)?;
     }
     for (c, a) in &diff.alerts {
         writeln!(
@@ -366,77 +325,16 @@ fn print_changes(diff: &Diff) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Default)]
-struct Delivery {
-    delivered: usize,
-    queued: usize,
-    failed: usize,
-}
-
-/// Deliver every committed outbox file, oldest first: a copy in `[output] dir`, a POST to
-/// `[output.webhook]`. A file leaves the outbox when every configured output has it; a
-/// webhook that fails keeps it (and every later one, in order) for the next run.
-fn deliver(
+/// Deliver the committed outbox to `[output]`, warning of a webhook that is down.
+fn deliver_outbox(
     cfg: &Config,
     lake: &Lake,
-    state: &AlertState,
+    state: &AlertTable,
     printer: &Printer,
-) -> anyhow::Result<Delivery> {
-    let mut d = Delivery::default();
-    let pending = state.recover_outbox(lake)?;
-    let mut webhook_down = false;
-    for p in pending {
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if let Some(dir) = &cfg.output.dir {
-            let dir = cfg.base.join(dir);
-            fs_err::create_dir_all(&dir)?;
-            let dest = dir.join(format!("midgame-{name}"));
-            if !dest.exists() {
-                let tmp = dir.join(format!(".midgame-{name}.tmp"));
-                fs_err::copy(&p, &tmp)?;
-                fs_err::File::open(&tmp)?.sync_all()?;
-                fs_err::rename(&tmp, &dest)?;
-                midgame_lake::crashpoint("output file written");
-            }
-        }
-        let mut sent = true;
-        if let Some(wh) = &cfg.output.webhook {
-            let marker = p.with_extension("sent");
-            if !marker.exists() {
-                sent = false;
-                if !webhook_down {
-                    let body = fs_err::read(&p)?;
-                    match crate::webhook::post(wh, &name, &body) {
-                        Ok(()) => {
-                            midgame_lake::crashpoint("webhook sent");
-                            fs_err::write(&marker, b"")?;
-                            sent = true;
-                        }
-                        Err(e) => {
-                            printer.warn(&format!(
-                                "webhook: {e}; {name} stays queued for the next run"
-                            ));
-                            webhook_down = true;
-                            d.failed += 1;
-                        }
-                    }
-                }
-            }
-        }
-        if sent {
-            fs_err::remove_file(&p)?;
-            let _ = fs_err::remove_file(p.with_extension("sent"));
-            midgame_lake::crashpoint("outbox file delivered");
-            d.delivered += 1;
-        } else {
-            d.queued += 1;
-        }
-    }
-    Ok(d)
+) -> anyhow::Result<Delivered> {
+    Ok(deliver(&cfg.output, &cfg.base, lake, state, &|w| {
+        printer.warn(w);
+    })?)
 }
 
 fn dry_run(
@@ -504,20 +402,20 @@ pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<Ex
     let cfg = Config::load(&a.config)?;
     let lake_dir = cfg.lake_path()?;
     anyhow::ensure!(
-        lake_dir.join("_manifest").is_dir(),
-        "{}: not a lake (no _manifest); run `midgame run` first",
+        Layout::new(&lake_dir).is_lake(),
+        "{}: not a midgame lake; run `midgame run` first",
         lake_dir.display()
     );
     let lake = Lake::open(&lake_dir)
         .with_context(|| format!("opening the lake {}", lake_dir.display()))?;
-    let mut state = AlertState::load(lake.root())?;
+    let mut state = AlertTable::load(lake.layout())?;
     state.recover_outbox(&lake)?;
     let prev_incidents = state.incident_ids();
     let now = chrono::Utc::now();
     let diff = detect_into(&cfg, &lake, &mut state, (Some(a.from), Some(a.to)), now)?;
-    commit(&lake, &mut state, &diff, &prev_incidents, now, None)?;
+    state.commit(&lake, &diff, &prev_incidents, &stamp(now), None)?;
     print_changes(&diff)?;
-    let delivery = deliver(&cfg, &lake, &state, printer)?;
+    let delivery = deliver_outbox(&cfg, &lake, &state, printer)?;
     let mut line = SummaryLine::default();
     line.add(
         "status",

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use midgame_sources::geoip::{GeoIp, Location};
+use midgame_lake::geoip::{GeoIp, Location};
 
 // --- A minimal MaxMind DB writer (https://maxmind.github.io/MaxMind-DB/). ---
 

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use midgame_detect::output::{self, FindingsFormat, ResultFormat};
 use midgame_lake::{IngestOptions, Lake};
 
-use crate::args::{AlertFormat, DemoArgs, Format};
+use crate::args::DemoArgs;
+use crate::commands::ingest::print_summary;
 use crate::config::Config;
-use crate::ingest::{ingest_paths, print_summary};
-use crate::output::{Printer, write_batches};
+use crate::printer::{IngestView, Printer};
 
 /// The queries the demo shows: (title, SQL).
 const QUERIES: &[(&str, &str)] = &[
@@ -69,11 +70,10 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         identities: cfg.identities()?,
         ..IngestOptions::default()
     };
-    let summary = ingest_paths(
-        &lake,
+    let summary = lake.ingest_paths(
         &[samples.join("okta"), samples.join("admin")],
         &opts,
-        printer,
+        &IngestView::new(printer),
     )?;
     print_summary(&lake, &summary, printer);
     if !summary.failed.is_empty() {
@@ -85,7 +85,7 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let rt = crate::runtime()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let queries = crate::detect_cmd::default_queries()?;
+    let queries = crate::builtin_queries()?;
     rt.block_on(async {
         let ctx = midgame_detect::open_session(lake.root()).await?;
         let (title, sql) = QUERIES[0];
@@ -94,13 +94,13 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             out,
             "\n== Detections (midgame detect --lake LAKE --config sample-logs/midgame.toml)\n"
         )?;
-        let findings = crate::detect_cmd::detect_in(
+        let findings = midgame_detect::run_detections(
             &ctx,
             std::slice::from_ref(&queries),
-            &cfg.run_options(false)?,
+            &cfg.run_options()?,
         )
         .await?;
-        crate::detect_cmd::write_findings(&mut out, &findings, AlertFormat::Table)?;
+        output::write_findings(&mut out, &findings, FindingsFormat::Table)?;
         for (title, sql) in &QUERIES[1..] {
             show(&ctx, &mut out, title, sql).await?;
         }
@@ -117,5 +117,5 @@ async fn show(
 ) -> anyhow::Result<()> {
     writeln!(out, "\n== {title}")?;
     let batches = ctx.sql(sql).await?.collect().await?;
-    write_batches(out, &batches, Format::Table)
+    Ok(output::write_batches(out, &batches, ResultFormat::Table)?)
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::args::GenArgs;
-use crate::output::{Printer, thousands};
+use crate::printer::{Printer, thousands};
 
 pub(crate) fn run(a: &GenArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = midgame_gen::GenConfig {

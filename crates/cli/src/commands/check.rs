@@ -9,13 +9,13 @@ use midgame_detect::{Detection, slt};
 
 use crate::args::CheckArgs;
 use crate::config::Config;
-use crate::output::Printer;
+use crate::printer::Printer;
 
 pub(crate) fn run(a: &CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = Config::load_opt(a.config.as_deref())?;
-    let params = cfg.detection_params()?;
+    let params = &cfg.detections;
     let dirs: Vec<PathBuf> = if a.dirs.is_empty() {
-        vec![crate::detect_cmd::default_queries()?]
+        vec![crate::builtin_queries()?]
     } else {
         a.dirs.clone()
     };
@@ -35,11 +35,7 @@ pub(crate) fn run(a: &CheckArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
     let mut checked = 0_usize;
     let mut tests = 0_usize;
     rt.block_on(async {
-        let ctx = midgame_detect::open_session(&lake).await?;
-        midgame_detect::register_allowlist(&ctx, &cfg.allow_entries()?).await?;
-        if let Some(g) = cfg.geoip()? {
-            midgame_detect::register_geoip(&ctx, &std::sync::Arc::new(g));
-        }
+        let ctx = crate::open_session(&lake, &cfg).await?;
         for dir in &dirs {
             // Headers and ids first: one bad file is named, the rest still checked.
             let detections = match Detection::load_dir(dir) {

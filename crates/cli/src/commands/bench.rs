@@ -13,11 +13,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use midgame_lake::{IngestOptions, Lake};
-use midgame_sources::RawMode;
 use serde_json::json;
 
 use crate::args::{BenchArgs, RawArg};
-use crate::output::{Printer, thousands};
+use crate::printer::{Printer, thousands};
 
 const DAYS: u32 = 30;
 
@@ -121,16 +120,12 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
     let _ = fs_err::remove_dir_all(&lake_dir);
     let mut phases = Vec::new();
     let opts = IngestOptions {
-        raw: match a.raw {
-            RawArg::Full => RawMode::Full,
-            RawArg::None => RawMode::None,
-        },
+        raw: crate::commands::ingest::raw_mode(a.raw),
         ..IngestOptions::default()
     };
-    let quiet = Printer::new(true);
     let (summary, wall, cpu, peak) = measure(|| {
         let lake = Lake::open(&lake_dir)?;
-        crate::ingest::ingest_files(&lake, &files, &opts, &quiet)
+        Ok(lake.ingest_files(&files, &opts, &midgame_lake::Silent)?)
     })?;
     anyhow::ensure!(
         summary.failed.is_empty(),
@@ -160,7 +155,7 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
         input_bytes as f64 / 1e6
     ));
 
-    let queries = crate::detect_cmd::default_queries()?;
+    let queries = crate::builtin_queries()?;
     let detections = midgame_detect::Detection::load_dirs(std::slice::from_ref(&queries))?;
     let rt = crate::runtime()?;
     let config = || {
@@ -281,7 +276,7 @@ fn report(phases: &[Phase], a: &BenchArgs, files: &[PathBuf]) -> anyhow::Result<
         writeln!(out, "({threads} threads, {} input files)", files.len())?;
     }
     if let Some(path) = &a.json {
-        let mut f = crate::detect_cmd::create_new(path)?;
+        let mut f = midgame_detect::output::create_new(path)?;
         writeln!(f, "{doc}")?;
         f.flush()?;
     }

@@ -2,11 +2,13 @@
 //! asked for (passed down as a value, never a global).
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow::array::RecordBatch;
 use indicatif::{ProgressBar, ProgressStyle};
-
-use crate::args::Format;
+use midgame_lake::{IngestObserver, LakeError};
+use midgame_sources::BadRecord;
 
 /// How much to say on stderr.
 #[derive(Debug, Clone, Copy)]
@@ -49,53 +51,62 @@ impl Printer {
     }
 }
 
-/// Write record batches to `out` in `format`.
-pub(crate) fn write_batches(
-    out: &mut dyn Write,
-    batches: &[RecordBatch],
-    format: Format,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Table => {
-            let table = arrow::util::pretty::pretty_format_batches(batches)?;
-            writeln!(out, "{table}")?;
-        }
-        Format::Csv => {
-            let mut w = arrow_csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
-            for b in batches {
-                w.write(b)?;
-            }
-        }
-        Format::Ndjson => {
-            let mut w = arrow_json::LineDelimitedWriter::new(&mut *out);
-            w.write_batches(&batches.iter().collect::<Vec<_>>())?;
-            w.finish()?;
-        }
-        Format::Parquet => {
-            let Some(first) = batches.first() else {
-                anyhow::bail!(
-                    "the query returned no rows and no schema: nothing to write as Parquet"
-                );
-            };
-            let mut buf = Vec::new();
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::ZSTD(
-                    parquet::basic::ZstdLevel::try_new(3)?,
-                ))
-                .build();
-            let mut w =
-                parquet::arrow::ArrowWriter::try_new(&mut buf, first.schema(), Some(props))?;
-            for b in batches {
-                w.write(b)?;
-            }
-            w.close()?;
-            out.write_all(&buf)?;
+/// Most bad records of one ingest shown as warnings; the rest are in the quarantine.
+const MAX_BAD_LINES_SHOWN: usize = 10;
+
+/// What a person sees of an ingest: a progress bar over the bytes, the first bad
+/// records and every failed file as warnings above it.
+pub(crate) struct IngestView<'a> {
+    printer: &'a Printer,
+    bar: OnceLock<ProgressBar>,
+    shown: AtomicUsize,
+}
+
+impl<'a> IngestView<'a> {
+    pub(crate) fn new(printer: &'a Printer) -> Self {
+        Self {
+            printer,
+            bar: OnceLock::new(),
+            shown: AtomicUsize::new(0),
         }
     }
-    out.flush()?;
-    Ok(())
+
+    fn above_bar(&self, line: &str) {
+        match self.bar.get() {
+            Some(bar) => bar.suspend(|| self.printer.warn(line)),
+            None => self.printer.warn(line),
+        }
+    }
+}
+
+impl IngestObserver for IngestView<'_> {
+    fn started(&self, total_bytes: u64) {
+        let _ = self.bar.set(self.printer.bytes_bar(total_bytes));
+    }
+
+    fn progress(&self, bytes_done: u64) {
+        if let Some(bar) = self.bar.get() {
+            bar.set_position(bytes_done);
+        }
+    }
+
+    fn bad_record(&self, file: &Path, bad: &BadRecord) {
+        if self.shown.fetch_add(1, Ordering::Relaxed) < MAX_BAD_LINES_SHOWN {
+            self.above_bar(&format!("{}:{}: {}", file.display(), bad.line, bad.reason));
+        }
+    }
+
+    fn failed(&self, _file: &Path, error: &LakeError) {
+        self.above_bar(&error.to_string());
+    }
+}
+
+impl Drop for IngestView<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// `1234567` -> `1,234,567`.

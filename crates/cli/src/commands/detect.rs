@@ -1,0 +1,53 @@
+//! `midgame detect`: run the detections over the lake; write incidents and alerts.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use midgame_detect::output::{self, FindingsFormat};
+
+use crate::args::DetectArgs;
+use crate::config::Config;
+use crate::printer::Printer;
+
+pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load_opt(a.config.as_deref())?;
+    let mut queries = Vec::new();
+    if !a.no_builtin {
+        queries.push(crate::builtin_queries()?);
+    }
+    for dir in &a.queries {
+        // Naming the built-in folder again adds nothing.
+        let same = |q: &PathBuf| match (q.canonicalize(), dir.canonicalize()) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => q == dir,
+        };
+        if !queries.iter().any(same) {
+            queries.push(dir.clone());
+        }
+    }
+    let mut opts = cfg.run_options()?;
+    opts.explain_suppressed = a.explain_suppressed;
+    opts.from_ms = a.from;
+    opts.to_ms = a.to;
+    let format = FindingsFormat::from(a.format);
+    if format == FindingsFormat::Parquet && a.output.is_none() {
+        anyhow::bail!("--format parquet writes a file: add --output PATH");
+    }
+    let findings = crate::runtime()?.block_on(async {
+        let ctx = crate::open_session(&a.lake, &cfg).await?;
+        anyhow::Ok(midgame_detect::run_detections(&ctx, &queries, &opts).await?)
+    })?;
+    match &a.output {
+        Some(path) => output::write_findings_file(path, &findings, format)?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            output::write_findings(&mut out, &findings, format)?;
+            out.flush()?;
+        }
+    }
+    if format != FindingsFormat::Table || a.output.is_some() {
+        printer.status(&output::summary_line(&findings));
+    }
+    Ok(ExitCode::SUCCESS)
+}

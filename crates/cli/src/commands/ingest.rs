@@ -1,0 +1,126 @@
+//! `midgame ingest`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use midgame_lake::{IngestOptions, IngestSummary, Lake};
+use midgame_sources::RawMode;
+
+use crate::args::{IngestArgs, RawArg};
+use crate::config::Config;
+use crate::printer::{IngestView, Printer, thousands};
+
+pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
+    let cfg = Config::load_opt(a.config.as_deref())?;
+    let geoip = match &a.geoip {
+        Some(city) => Some(midgame_lake::geoip::GeoIp::open(city, None)?),
+        None => cfg.geoip()?,
+    };
+    let admin_mapping = match &a.mapping {
+        Some(p) => Some(std::sync::Arc::new(
+            midgame_sources::mapping::AdminMapping::load(p)?,
+        )),
+        None => None,
+    };
+    if admin_mapping.is_some()
+        && a.source
+            .is_some_and(|s| s != midgame_sources::SourceKind::ADMIN_AUDIT)
+    {
+        anyhow::bail!(
+            "--mapping reads admin audit logs: it goes with --source admin-audit (or no --source)"
+        );
+    }
+    let opts = IngestOptions {
+        source: a.source,
+        identities: cfg.identities()?,
+        raw: raw_mode(a.raw),
+        year: a.year,
+        utc_offset_minutes: a.tz,
+        geoip: geoip.map(std::sync::Arc::new),
+        admin_mapping,
+        ..IngestOptions::default()
+    };
+    let lake =
+        Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;
+    let summary = lake.ingest_paths(&a.paths, &opts, &IngestView::new(printer))?;
+    print_summary(&lake, &summary, printer);
+    if !summary.failed.is_empty() {
+        anyhow::bail!(
+            "{} of {} files could not be ingested (see above)",
+            summary.failed.len(),
+            summary.files()
+        );
+    }
+    if a.strict && summary.quarantined > 0 {
+        anyhow::bail!(
+            "{} records quarantined and --strict is set (see {})",
+            summary.quarantined,
+            lake.layout().quarantine_dir().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `raw` keeps.
+pub(crate) fn raw_mode(a: RawArg) -> RawMode {
+    match a {
+        RawArg::Full => RawMode::Full,
+        RawArg::None => RawMode::None,
+    }
+}
+
+pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
+    let secs = s.elapsed.as_secs_f64().max(1e-6);
+    let mut seen = String::new();
+    if s.grown_files > 0 {
+        seen = format!(", {} grown since last read", s.grown_files);
+    }
+    if s.seen_files > 0 {
+        seen.push_str(&format!(", {} already in the lake", s.seen_files));
+    }
+    let mut failed = String::new();
+    if !s.failed.is_empty() {
+        failed = format!(", {} failed", s.failed.len());
+    }
+    printer.status(&format!(
+        "ingested {} new files{seen}{failed} into {} in {:.2} s",
+        s.new_files,
+        lake.root().display(),
+        secs
+    ));
+    printer.status(&format!(
+        "  auth        {:>12} rows",
+        thousands(s.auth_rows)
+    ));
+    printer.status(&format!(
+        "  admin       {:>12} rows",
+        thousands(s.admin_rows)
+    ));
+    if s.skipped > 0 {
+        printer.status(&format!(
+            "  skipped     {:>12} records no table needs",
+            thousands(s.skipped)
+        ));
+    }
+    let q = if s.quarantined > 0 {
+        format!(" (see {})", lake.layout().quarantine_dir().display())
+    } else {
+        String::new()
+    };
+    printer.status(&format!(
+        "  quarantined {:>12} records{q}",
+        thousands(s.quarantined)
+    ));
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    if s.new_files > 0 {
+        printer.status(&format!(
+            "  {} events/s, {:.1} MB/s",
+            thousands((s.rows() as f64 / secs) as u64),
+            s.bytes as f64 / secs / 1e6
+        ));
+    }
+}

@@ -1,0 +1,11 @@
+//! One module per subcommand: read the arguments, call the libraries, print.
+
+pub(crate) mod bench;
+pub(crate) mod check;
+pub(crate) mod compact;
+pub(crate) mod demo;
+pub(crate) mod detect;
+pub(crate) mod r#gen;
+pub(crate) mod ingest;
+pub(crate) mod run;
+pub(crate) mod sql;

@@ -1,0 +1,188 @@
+//! Delivering committed changes: a copy of each outbox file in `[output] dir`, a POST
+//! of it to `[output.webhook]`.
+//!
+//! A file leaves the outbox when every configured output has it. The webhook gets the
+//! NDJSON body (`Content-Type: application/x-ndjson`) with an `Idempotency-Key` header
+//! naming the batch, so a receiver can drop a batch it already has: delivery is at least
+//! once (a run killed after the POST and before it records the delivery sends the batch
+//! again). A webhook that fails keeps its batch, and every later one, in order, for the
+//! next run. Files are delivered exactly once (by name).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use midgame_lake::{Lake, LakeError};
+use serde::Deserialize;
+
+use crate::alert_table::{AlertTable, AlertTableError};
+
+/// `[output]`: where scheduled runs send new and changed alerts.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// One NDJSON file per run with changes (`midgame-<generation>-<time>.ndjson`).
+    pub dir: Option<PathBuf>,
+    /// POST each run's changes here.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// `[output.webhook]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// Seconds before one attempt gives up.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Attempts after the first, each after twice the previous wait.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Wait before the first retry.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+    /// Extra headers (`Authorization = "Bearer ..."`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_backoff_ms() -> u64 {
+    1000
+}
+
+/// What a delivery did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Batches every output has now (removed from the outbox).
+    pub delivered: usize,
+    /// Batches still waiting.
+    pub queued: usize,
+    /// Webhook failures (the reason is given to `warn`).
+    pub failed: usize,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AlertTableError + '_ {
+    move |source| {
+        AlertTableError::Lake(LakeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Deliver every committed outbox file, oldest first; relative `[output] dir` paths are
+/// relative to `base`. `warn` hears each webhook failure.
+///
+/// # Errors
+/// The outbox or the output folder cannot be read or written (a webhook that fails is
+/// not an error: its batches stay queued).
+pub fn deliver(
+    cfg: &OutputConfig,
+    base: &Path,
+    lake: &Lake,
+    table: &AlertTable,
+    warn: &dyn Fn(&str),
+) -> Result<Delivered, AlertTableError> {
+    let mut d = Delivered::default();
+    let mut webhook_down = false;
+    for p in table.recover_outbox(lake)? {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(dir) = &cfg.dir {
+            let dir = base.join(dir);
+            fs_err::create_dir_all(&dir).map_err(io(&dir))?;
+            let dest = dir.join(format!("midgame-{name}"));
+            if !dest.exists() {
+                let tmp = dir.join(format!(".midgame-{name}.tmp"));
+                fs_err::copy(&p, &tmp).map_err(io(&tmp))?;
+                fs_err::File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io(&tmp))?;
+                fs_err::rename(&tmp, &dest).map_err(io(&dest))?;
+                midgame_lake::crashpoint("output file written");
+            }
+        }
+        let mut sent = true;
+        if let Some(wh) = &cfg.webhook {
+            let marker = p.with_extension("sent");
+            if !marker.exists() {
+                sent = false;
+                if !webhook_down {
+                    let body = fs_err::read(&p).map_err(io(&p))?;
+                    match post(wh, &name, &body) {
+                        Ok(()) => {
+                            midgame_lake::crashpoint("webhook sent");
+                            fs_err::write(&marker, b"").map_err(io(&marker))?;
+                            sent = true;
+                        }
+                        Err(e) => {
+                            warn(&format!(
+                                "webhook: {e}; {name} stays queued for the next run"
+                            ));
+                            webhook_down = true;
+                            d.failed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if sent {
+            fs_err::remove_file(&p).map_err(io(&p))?;
+            let _ = fs_err::remove_file(p.with_extension("sent"));
+            midgame_lake::crashpoint("outbox file delivered");
+            d.delivered += 1;
+        } else {
+            d.queued += 1;
+        }
+    }
+    Ok(d)
+}
+
+/// POST `body` with retries; `Err` says why the last attempt failed.
+fn post(cfg: &WebhookConfig, key: &str, body: &[u8]) -> Result<(), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(cfg.timeout_seconds.max(1))))
+        .http_status_as_error(false)
+        .user_agent(concat!("midgame/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut wait = Duration::from_millis(cfg.backoff_ms);
+    let mut last = String::new();
+    for attempt in 0..=cfg.retries {
+        if attempt > 0 {
+            std::thread::sleep(wait);
+            wait = wait.saturating_mul(2);
+        }
+        let mut req = agent
+            .post(&cfg.url)
+            .header("Content-Type", "application/x-ndjson")
+            .header("Idempotency-Key", key);
+        for (k, v) in &cfg.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        match req.send(body) {
+            Ok(resp) if resp.status().is_success() => return Ok(()),
+            Ok(resp) => {
+                last = format!("{} answered {}", cfg.url, resp.status());
+                // A client error will not go away by asking again (except 408/429).
+                let s = resp.status().as_u16();
+                if (400..500).contains(&s) && s != 408 && s != 429 {
+                    break;
+                }
+            }
+            Err(e) => last = format!("{}: {e}", cfg.url),
+        }
+        tracing::warn!(attempt, error = %last, "webhook attempt failed");
+    }
+    Err(last)
+}
