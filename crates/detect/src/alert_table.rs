@@ -518,3 +518,231 @@ fn from_batch(b: &RecordBatch) -> Result<Vec<Tracked>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000;
+    const T0: i64 = 1_659_600_000_000; // 2022-08-04T08:00:00Z
+
+    fn alert(id: &str, detection: &str, user: &str, at: i64, summary: &str) -> Alert {
+        Alert {
+            alert_id: id.to_owned(),
+            detection: detection.to_owned(),
+            severity: "high".to_owned(),
+            user: user.to_owned(),
+            first_seen_ms: at,
+            last_seen_ms: at + 60_000,
+            summary: summary.to_owned(),
+            evidence: serde_json::Map::new(),
+            incident_id: None,
+        }
+    }
+
+    fn stages() -> BTreeMap<String, String> {
+        [
+            ("impossible_travel", "initial-access"),
+            ("unusual_admin_access", "admin-access"),
+            ("push_fatigue", "initial-access"),
+        ]
+        .into_iter()
+        .map(|(d, s)| (d.to_owned(), s.to_owned()))
+        .collect()
+    }
+
+    fn apply(table: &mut AlertTable, fresh: Vec<Alert>, from: Option<i64>, now: i64) -> Diff {
+        table.apply(fresh, (from, None), &stages(), (4 * HOUR, 2), now)
+    }
+
+    fn changes(d: &Diff) -> Vec<(Change, String)> {
+        d.alerts
+            .iter()
+            .map(|(c, a)| (*c, a.alert_id.clone()))
+            .collect()
+    }
+
+    fn outbox(lake: &Lake) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(lake.layout().outbox_dir())
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn apply_says_new_changed_and_retracted_once_each() {
+        let mut t = AlertTable::default();
+        let a = alert("a", "push_fatigue", "bob", T0, "12 pushes");
+        let b = alert("b", "push_fatigue", "carol", T0, "9 pushes");
+        let d = apply(&mut t, vec![a.clone(), b.clone()], None, 1);
+        assert_eq!(
+            changes(&d),
+            [(Change::New, "a".into()), (Change::New, "b".into())]
+        );
+        assert_eq!((d.active, t.active()), (2, 2));
+
+        // The same findings again: nothing to say, but both were matched twice.
+        let d = apply(&mut t, vec![a.clone(), b.clone()], None, 2);
+        assert!(d.alerts.is_empty());
+        assert_eq!(t.alerts["a"].matches, 2);
+        assert_eq!(t.alerts["a"].last_changed_ms, 1);
+        assert_eq!(t.alerts["a"].last_matched_ms, 2);
+
+        // `a` grew (fuller data), `b` is no longer found: changed and retracted.
+        let a2 = alert("a", "push_fatigue", "bob", T0, "20 pushes");
+        let d = apply(&mut t, vec![a2], None, 3);
+        assert_eq!(
+            changes(&d),
+            [
+                (Change::Changed, "a".into()),
+                (Change::Retracted, "b".into())
+            ]
+        );
+        assert!(!t.alerts["b"].active);
+        assert_eq!(t.alerts["b"].last_changed_ms, 3);
+        assert_eq!(t.alerts["a"].first_alerted_ms, 1);
+
+        // A retracted alert found again is new again.
+        let d = apply(
+            &mut t,
+            vec![alert("a", "push_fatigue", "bob", T0, "20 pushes"), b],
+            None,
+            4,
+        );
+        assert_eq!(changes(&d), [(Change::New, "b".into())]);
+    }
+
+    #[test]
+    fn apply_keeps_alerts_outside_the_window() {
+        let mut t = AlertTable::default();
+        let old = alert("old", "push_fatigue", "bob", T0, "old");
+        apply(&mut t, vec![old], None, 1);
+        // A run over the last hours only does not see `old`: it is not retracted.
+        let d = apply(&mut t, vec![], Some(T0 + 48 * HOUR), 2);
+        assert!(d.alerts.is_empty());
+        assert!(t.alerts["old"].active);
+        // A run whose window covers it and does not find it retracts it.
+        let d = apply(&mut t, vec![], Some(T0 - HOUR), 3);
+        assert_eq!(changes(&d), [(Change::Retracted, "old".into())]);
+    }
+
+    #[test]
+    fn an_old_alert_joining_a_new_incident_is_changed() {
+        let mut t = AlertTable::default();
+        let travel = alert("travel", "impossible_travel", "alice", T0, "travel");
+        let d = apply(&mut t, vec![travel.clone()], None, 1);
+        assert!(d.incidents.is_empty() && d.alerts[0].1.incident_id.is_none());
+
+        let admin = alert("admin", "unusual_admin_access", "alice", T0 + HOUR, "admin");
+        let d = apply(&mut t, vec![travel, admin], None, 2);
+        assert_eq!(
+            changes(&d),
+            [
+                (Change::New, "admin".into()),
+                (Change::Changed, "travel".into())
+            ]
+        );
+        assert_eq!(d.incidents.len(), 1);
+        assert_eq!(d.incidents_total, 1);
+        let id = &d.incidents[0].incident_id;
+        assert!(
+            d.alerts
+                .iter()
+                .all(|(_, a)| a.incident_id.as_ref() == Some(id))
+        );
+        assert_eq!(t.incident_ids(), BTreeSet::from([id.clone()]));
+    }
+
+    #[test]
+    fn commit_writes_the_outbox_then_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let mut t = AlertTable::load(lake.layout()).unwrap();
+        assert_eq!((t.generation, t.alerts.len()), (0, 0));
+
+        let d = apply(
+            &mut t,
+            vec![alert("a", "push_fatigue", "bob", T0, "x")],
+            None,
+            5,
+        );
+        t.commit(&lake, &d, &BTreeSet::new(), "20220804T080000Z", Some(7))
+            .unwrap();
+        assert_eq!(outbox(&lake), ["0000000001-20220804T080000Z.ndjson"]);
+        let body =
+            std::fs::read_to_string(lake.layout().outbox_dir().join(&outbox(&lake)[0])).unwrap();
+        let line: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+        assert_eq!(line["change"], "new");
+        assert_eq!(line["alert_id"], "a");
+        assert_eq!(line["first_seen"], "2022-08-04T08:00:00Z");
+
+        // What a later process reads back is what was committed.
+        let back = AlertTable::load(lake.layout()).unwrap();
+        assert_eq!((back.generation, back.detected_seq), (1, Some(7)));
+        assert_eq!(back.alerts, t.alerts);
+
+        // A run with nothing to say still commits (its generation and how far it
+        // detected) but leaves no outbox file.
+        let d = apply(
+            &mut t,
+            vec![alert("a", "push_fatigue", "bob", T0, "x")],
+            None,
+            6,
+        );
+        t.commit(&lake, &d, &BTreeSet::new(), "20220804T090000Z", None)
+            .unwrap();
+        assert_eq!(outbox(&lake).len(), 1);
+        let back = AlertTable::load(lake.layout()).unwrap();
+        assert_eq!((back.generation, back.detected_seq), (2, Some(7)));
+        assert_eq!(back.alerts["a"].matches, 2);
+    }
+
+    #[test]
+    fn recover_outbox_drops_what_no_commit_owns() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let mut t = AlertTable::default();
+        let d = apply(
+            &mut t,
+            vec![alert("a", "push_fatigue", "bob", T0, "x")],
+            None,
+            1,
+        );
+        t.commit(&lake, &d, &BTreeSet::new(), "s1", None).unwrap();
+
+        // A run that wrote its outbox and died before the table's rename: its changes
+        // were never committed, so the next run finds them again and must not deliver
+        // them twice.
+        let ob = lake.layout().outbox_dir();
+        std::fs::write(ob.join("0000000002-s2.ndjson"), "{}\n").unwrap();
+        std::fs::write(ob.join("stray.tmp"), "").unwrap();
+        // A delivery marker whose batch is gone, and one whose batch is pending.
+        std::fs::write(ob.join("0000000000-s0.sent"), "").unwrap();
+        std::fs::write(ob.join("0000000001-s1.sent"), "").unwrap();
+
+        let committed = AlertTable::load(lake.layout()).unwrap();
+        let pending = committed.recover_outbox(&lake).unwrap();
+        assert_eq!(pending, [ob.join("0000000001-s1.ndjson")]);
+        assert_eq!(
+            outbox(&lake),
+            ["0000000001-s1.ndjson", "0000000001-s1.sent"]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_table_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        std::fs::create_dir_all(layout.alert_table().parent().unwrap()).unwrap();
+        std::fs::write(layout.alert_table(), b"not parquet").unwrap();
+        let e = AlertTable::load(&layout).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&layout.alert_table().display().to_string()),
+            "{e}"
+        );
+    }
+}
