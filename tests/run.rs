@@ -195,32 +195,16 @@ fn replay(out_dir: &Path) -> BTreeMap<String, String> {
 fn rows(lake: &Path) -> Vec<(String, String, i64)> {
     let mut out = Vec::new();
     for table in ["auth", "admin"] {
-        let mut stack = vec![lake.join(table)];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "parquet") {
-                    let r =
-                        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
-                            .unwrap()
-                            .build()
-                            .unwrap();
-                    for b in r {
-                        let b = b.unwrap();
-                        let file = b.column_by_name("file").unwrap().as_string::<i32>().clone();
-                        let line = arrow::compute::cast(
-                            b.column_by_name("line").unwrap(),
-                            &arrow::datatypes::DataType::Int64,
-                        )
-                        .unwrap();
-                        let line = line.as_primitive::<arrow::datatypes::Int64Type>();
-                        for i in 0..b.num_rows() {
-                            out.push((table.to_owned(), file.value(i).to_owned(), line.value(i)));
-                        }
-                    }
-                }
+        for b in lake_batches(lake, table) {
+            let file = b.column_by_name("file").unwrap().as_string::<i32>().clone();
+            let line = arrow::compute::cast(
+                b.column_by_name("line").unwrap(),
+                &arrow::datatypes::DataType::Int64,
+            )
+            .unwrap();
+            let line = line.as_primitive::<arrow::datatypes::Int64Type>();
+            for i in 0..b.num_rows() {
+                out.push((table.to_owned(), file.value(i).to_owned(), line.value(i)));
             }
         }
     }
@@ -666,4 +650,74 @@ fn the_readme_config_for_scheduled_runs_is_valid() {
         ("dry-run", "0")
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("matches no file"));
+}
+
+#[test]
+fn a_scheduled_run_fills_locations_from_the_configured_geoip_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("vpn")).unwrap();
+    std::fs::write(
+        root.join("vpn/asa-2022-08-04.log"),
+        "Aug  4 08:55:02 vpn01 : %ASA-6-113039: Group <Staff> User <alice.lee> IP <198.18.40.7> AnyConnect parent session started.\n\
+         Aug  4 09:10:00 vpn01 : %ASA-6-113039: Group <Staff> User <bob> IP <203.0.113.9> AnyConnect parent session started.\n",
+    )
+    .unwrap();
+    // An ip-location-db city CSV that knows the first address only.
+    std::fs::write(
+        root.join("city.csv"),
+        "198.18.40.0,198.18.43.255,US,California,,Oakland,94612,37.8044,-122.2712,America/Los_Angeles\n",
+    )
+    .unwrap();
+    let cfg = root.join("midgame.toml");
+    std::fs::write(
+        &cfg,
+        "[lake]\npath = \"lake\"\n[[archive]]\nsource = \"cisco-asa\"\npaths = [\"vpn/*.log\"]\nyear = 2022\n[geoip]\ndatabase = \"city.csv\"\n[run]\nsettle_seconds = 0\n",
+    )
+    .unwrap();
+    let s = run(&cfg);
+    assert_eq!((s["status"].as_str(), s["events"].as_str()), ("ok", "2"));
+    let mut cities = BTreeMap::new();
+    for b in lake_batches(&root.join("lake"), "auth") {
+        let user = b.column_by_name("user").unwrap().as_string::<i32>().clone();
+        let city = b
+            .column_by_name("geo_city")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        for i in 0..b.num_rows() {
+            cities.insert(
+                user.value(i).to_owned(),
+                city.is_valid(i).then(|| city.value(i).to_owned()),
+            );
+        }
+    }
+    assert_eq!(
+        cities,
+        BTreeMap::from([
+            ("alice.lee".to_owned(), Some("Oakland".to_owned())),
+            ("bob".to_owned(), None)
+        ])
+    );
+}
+
+/// Every batch of a lake table's Parquet files.
+fn lake_batches(lake: &Path, table: &str) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    let mut stack = vec![lake.join(table)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+                out.extend(r.map(Result::unwrap));
+            }
+        }
+    }
+    out
 }

@@ -147,13 +147,20 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&a.config)?;
     let lake_dir = cfg.lake_path()?;
     let files = cfg.archive_files(printer)?;
-    let options = cfg
+    let mut options = cfg
         .archive
         .iter()
         .map(|arch| cfg.archive_options(arch))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if a.dry_run {
         return dry_run(&lake_dir, &files, &options, started);
+    }
+    // `[geoip]` fills the locations of every archive's rows that came without one.
+    if let Some(g) = cfg.geoip()? {
+        let g = std::sync::Arc::new(g);
+        for o in &mut options {
+            o.geoip = Some(g.clone());
+        }
     }
     let lake = Lake::open(&lake_dir)
         .with_context(|| format!("opening the lake {}", lake_dir.display()))?;
