@@ -1,29 +1,12 @@
 //! End-to-end tests of the `midgame` binary: exit codes, stdout and stderr as a user
 //! meets them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn midgame(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_midgame"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{bin, midgame, midgame_stdin, repo, stderr, stdout};
 
 fn fixture(name: &str) -> PathBuf {
     repo()
@@ -46,11 +29,7 @@ fn sql(lake: &Path, query: &str) -> String {
 
 #[test]
 fn demo_shows_the_intrusion_from_the_sample_logs() {
-    let o = Command::new(env!("CARGO_BIN_EXE_midgame"))
-        .arg("demo")
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let o = bin().arg("demo").current_dir(repo()).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("alice.lee@acme.test"), "{out}");
@@ -255,23 +234,11 @@ fn sql_formats_and_errors() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("error: ") && err.contains("usr"), "{err}");
     // SQL from stdin.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_midgame"))
-        .args(["sql", "--lake", l, "--format", "csv"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT count(*) AS n FROM auth;\n")
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap(),
-        "n\n1\n"
+    let o = midgame_stdin(
+        &["sql", "--lake", l, "--format", "csv"],
+        "SELECT count(*) AS n FROM auth;\n",
     );
+    assert_eq!(stdout(&o), "n\n1\n");
 }
 
 #[test]
@@ -538,26 +505,6 @@ fn detect_writes_parquet_csv_ocsf_and_explains_what_the_allow_list_silenced() {
     assert_eq!(stdout(&o), "");
     let o = midgame(&["detect", "--lake", l, "--from", "yesterday"]);
     assert_eq!(o.status.code(), Some(2));
-}
-
-fn midgame_stdin(args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_midgame"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn sample_lake(dir: &Path) -> PathBuf {

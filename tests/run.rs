@@ -2,31 +2,14 @@
 //! archive give the answer of one run over all of it; a run killed at any step leaves a
 //! lake the next run completes exactly; alerts are emitted once, and changes only.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow::array::{Array, AsArray};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_midgame"));
-    c.env_remove("MIDGAME_CRASH_AT")
-        .env_remove("MIDGAME_CRASH_TRACE")
-        .env("RUST_LOG", "error");
-    c
-}
-
-fn ok(o: &Output) -> String {
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout:\n{out}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
+use common::{bin, lake_batches, ok, read_parquet};
 
 /// The `key=value` pairs of the last stdout line.
 fn summary(out: &str) -> BTreeMap<String, String> {
@@ -104,14 +87,8 @@ fn run(cfg: &Path) -> BTreeMap<String, String> {
 
 /// Active alerts in the lake's alert table: id -> everything emitted about it.
 fn active(lake: &Path) -> BTreeMap<String, Vec<String>> {
-    let f = std::fs::File::open(lake.join("alerts/alerts.parquet")).unwrap();
     let mut out = BTreeMap::new();
-    for b in ParquetRecordBatchReaderBuilder::try_new(f)
-        .unwrap()
-        .build()
-        .unwrap()
-    {
-        let b: RecordBatch = b.unwrap();
+    for b in read_parquet(&lake.join("alerts/alerts.parquet")) {
         // Times are timestamp columns; compare them as text like the rest.
         let text = |n: &str| {
             let c = b.column_by_name(n).unwrap();
@@ -223,17 +200,6 @@ fn relative(rows: Vec<(String, String, i64)>, base: &Path) -> Vec<(String, Strin
     v
 }
 
-/// A small deterministic random source (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        usize::try_from(self.0 % n as u64).unwrap()
-    }
-}
-
 /// Put the first `len` bytes of `src` at the same place under `root/live`.
 fn place(src_root: &Path, src: &Path, root: &Path, len: usize) {
     let rel = src.strip_prefix(src_root).unwrap();
@@ -263,7 +229,7 @@ fn any_split_of_the_archive_into_runs_ends_with_the_alerts_of_one_run() {
     let want_rows = rows(&whole.join("lake"));
 
     for seed in [7u64, 1234, 99_991] {
-        let mut rng = Rng(seed);
+        let mut rng = midgame_gen::Rng::new(seed, &[]);
         let root = tmp.path().join(format!("split-{seed}"));
         let cfg = write_config(&root, "");
         let runs = 2 + rng.below(3);
@@ -699,25 +665,4 @@ fn a_scheduled_run_fills_locations_from_the_configured_geoip_database() {
             ("bob".to_owned(), None)
         ])
     );
-}
-
-/// Every batch of a lake table's Parquet files.
-fn lake_batches(lake: &Path, table: &str) -> Vec<RecordBatch> {
-    let mut out = Vec::new();
-    let mut stack = vec![lake.join(table)];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
-                    .unwrap()
-                    .build()
-                    .unwrap();
-                out.extend(r.map(Result::unwrap));
-            }
-        }
-    }
-    out
 }

@@ -6,14 +6,13 @@
 //! line starting with `\` is a command (`\d`, `\d NAME`, `\df`, `\timing`, `\o FILE`,
 //! `\format F`, `\q`, `\?`).
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
-use midgame_detect::SessionContext;
+use midgame_detect::{SessionContext, catalog};
 
 use crate::args::Format;
 use crate::printer::thousands;
@@ -106,64 +105,6 @@ pub(crate) struct Shell<'a> {
     pub errors: usize,
 }
 
-/// Split `text` into complete statements (ended by `;` outside quotes and comments) and
-/// the incomplete rest.
-pub(crate) fn split_statements(text: &str) -> (Vec<String>, String) {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    let mut quote: Option<char> = None;
-    while let Some((i, c)) = chars.next() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"' => quote = Some(c),
-                '-' if chars.peek().is_some_and(|(_, n)| *n == '-') => {
-                    // A comment runs to the end of the line.
-                    for (_, n) in chars.by_ref() {
-                        if n == '\n' {
-                            break;
-                        }
-                    }
-                }
-                ';' => {
-                    let stmt = text[start..i].trim();
-                    if !stmt.is_empty() {
-                        out.push(stmt.to_owned());
-                    }
-                    start = i + 1;
-                }
-                _ => {}
-            },
-        }
-    }
-    (out, text[start..].to_owned())
-}
-
-/// The text of `sql` without comments, to tell an empty statement from a real one.
-fn without_comments(sql: &str) -> String {
-    sql.lines()
-        .map(|l| l.split("--").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Levenshtein distance, for "did you mean".
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 impl<'a> Shell<'a> {
     pub(crate) fn new(
         ctx: &'a SessionContext,
@@ -209,13 +150,13 @@ impl<'a> Shell<'a> {
             }
             pending.push_str(&line);
             pending.push('\n');
-            let (statements, rest) = split_statements(&pending);
+            let (statements, rest) = catalog::split_statements(&pending);
             pending = rest;
             for s in statements {
                 self.statement(&s);
             }
         }
-        if !without_comments(&pending).trim().is_empty() {
+        if !catalog::is_blank(&pending) {
             self.statement(pending.trim());
         }
         input.save();
@@ -229,7 +170,7 @@ impl<'a> Shell<'a> {
 
     /// Run one statement; errors are reported, not returned.
     pub(crate) fn statement(&mut self, sql: &str) {
-        if without_comments(sql).trim().is_empty() {
+        if catalog::is_blank(sql) {
             return;
         }
         let started = Instant::now();
@@ -243,10 +184,9 @@ impl<'a> Shell<'a> {
                 }
             }
             Err(e) => {
-                let hint = self.hint(&e.to_string());
                 self.errors += 1;
                 let mut line = crate::one_line(&e);
-                if !hint.is_empty() {
+                if let Some(hint) = catalog::column_hint(&e.to_string()) {
                     line = format!("{line} ({hint})");
                 }
                 let _ = writeln!(std::io::stderr(), "error: {line}");
@@ -258,48 +198,6 @@ impl<'a> Shell<'a> {
                 "Time: {:.1} ms",
                 started.elapsed().as_secs_f64() * 1000.0
             );
-        }
-    }
-
-    /// For "No field named x": the nearest real column and the columns of the tables.
-    fn hint(&self, message: &str) -> String {
-        // DataFusion usually names the nearest column and lists the valid ones itself.
-        if message.contains("Valid fields are") {
-            return String::new();
-        }
-        let Some(rest) = message.split("No field named ").nth(1) else {
-            return String::new();
-        };
-        let name: String = rest
-            .trim_start_matches(['"', '`'])
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
-            .collect();
-        let name = name
-            .trim_end_matches('.')
-            .rsplit('.')
-            .next()
-            .unwrap_or_default()
-            .to_lowercase();
-        let mut best: Option<(usize, String, &str)> = None;
-        for t in midgame_schema::Table::ALL {
-            for c in t.columns {
-                let d = distance(&name, c.name);
-                if best.as_ref().is_none_or(|b| d < b.0) {
-                    best = Some((d, c.name.to_owned(), t.name));
-                }
-            }
-        }
-        match best {
-            Some((d, col, table)) if d <= 3 => {
-                let cols: Vec<&str> = midgame_schema::Table::ALL
-                    .iter()
-                    .find(|t| t.name == table)
-                    .map(|t| t.columns.iter().map(|c| c.name).collect())
-                    .unwrap_or_default();
-                format!("did you mean `{col}`? {table} has: {}", cols.join(", "))
-            }
-            _ => String::new(),
         }
     }
 
@@ -420,129 +318,35 @@ impl<'a> Shell<'a> {
         Ok(())
     }
 
-    fn docs() -> BTreeMap<String, String> {
-        let mut docs: BTreeMap<String, String> = BTreeMap::new();
-        for t in midgame_schema::Table::ALL {
-            docs.insert(t.name.to_owned(), t.doc.to_owned());
-        }
-        for (name, doc, _) in midgame_detect::VIEWS {
-            docs.insert((*name).to_owned(), (*doc).to_owned());
-        }
-        docs.insert(
-            "allowlisted_ip".into(),
-            "The lake's addresses inside the [allowlist] ranges, with the reason.".into(),
-        );
-        docs
-    }
-
     fn list(&mut self) -> anyhow::Result<()> {
-        let batches = self.rt.block_on(async {
-            anyhow::Ok(
-                self.ctx
-                    .sql("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name")
-                    .await?
-                    .collect()
-                    .await?,
-            )
-        })?;
-        let docs = Self::docs();
+        let relations = self.rt.block_on(catalog::relations(self.ctx))?;
         let mut out = std::io::stdout();
-        for b in &batches {
-            let names = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?;
-            let kinds = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Utf8)?;
-            let names = arrow::array::AsArray::as_string::<i32>(&names);
-            let kinds = arrow::array::AsArray::as_string::<i32>(&kinds);
-            for i in 0..b.num_rows() {
-                let name = names.value(i);
-                let kind = if kinds.value(i) == "VIEW" {
-                    "view"
-                } else {
-                    "table"
-                };
-                let doc = docs.get(name).map_or("", String::as_str);
-                writeln!(out, "{name:<18} {kind:<6} {doc}")?;
-            }
+        for r in relations {
+            let kind = if r.view { "view" } else { "table" };
+            writeln!(out, "{:<18} {kind:<6} {}", r.name, r.doc)?;
         }
         Ok(())
     }
 
     fn describe(&mut self, name: &str) -> anyhow::Result<()> {
-        let schema = self.rt.block_on(async {
-            anyhow::Ok(
-                self.ctx
-                    .table(name)
-                    .await
-                    .with_context(|| format!("no table or view named {name:?}; \\d lists them"))?
-                    .schema()
-                    .as_arrow()
-                    .clone(),
-            )
-        })?;
-        let mut meaning: BTreeMap<&str, &str> = BTreeMap::new();
-        let own = midgame_schema::Table::ALL.iter().find(|t| t.name == name);
-        // Columns a view takes from the tables keep their meaning.
-        for t in midgame_schema::Table::ALL.iter().rev() {
-            if own.is_some_and(|o| o.name != t.name) {
-                continue;
-            }
-            for c in t.columns {
-                meaning.insert(c.name, c.doc);
-            }
-        }
-        meaning.insert("date", "Partition: the UTC day of `time` (YYYY-MM-DD).");
-        meaning.insert(
-            "device",
-            "Device key: `device_id`, else `os / browser` family.",
-        );
-        meaning.insert(
-            "prev_device_ms",
-            "When this user last used this device before this row (epoch ms; null: never).",
-        );
-        meaning.insert("first_ms", "The user's first row in any table (epoch ms).");
-        meaning.insert("ip", "An allow-listed address seen in the lake.");
-        meaning.insert("reason", "Why it is allow-listed.");
+        let columns = self
+            .rt
+            .block_on(catalog::describe(self.ctx, name))
+            .map_err(|e| match e {
+                catalog::CatalogError::Unknown(_) => anyhow::anyhow!("{e}; \\d lists them"),
+                other => other.into(),
+            })?;
         let mut out = std::io::stdout();
-        for f in schema.fields() {
+        for c in columns {
             writeln!(
                 out,
                 "{:<16} {:<28} {:<8} {}",
-                f.name(),
-                type_name(f.data_type()),
-                if f.is_nullable() { "null" } else { "not null" },
-                meaning.get(f.name().as_str()).copied().unwrap_or("")
+                c.name,
+                c.type_name,
+                if c.nullable { "null" } else { "not null" },
+                c.doc
             )?;
         }
         Ok(())
-    }
-}
-
-fn type_name(t: &arrow::datatypes::DataType) -> String {
-    use arrow::datatypes::DataType;
-    match t {
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "text".into(),
-        DataType::Timestamp(_, Some(tz)) => format!("timestamp ({tz})"),
-        other => other.to_string().to_lowercase(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statements_split_on_semicolons_outside_quotes_and_comments() {
-        let (s, rest) = split_statements("SELECT ';' AS a; -- x; y\nSELECT 2;\nSELECT");
-        assert_eq!(s, ["SELECT ';' AS a", "-- x; y\nSELECT 2"]);
-        assert_eq!(rest, "\nSELECT");
-        let (s, rest) = split_statements("SELECT \"a;b\" FROM t");
-        assert!(s.is_empty());
-        assert_eq!(rest, "SELECT \"a;b\" FROM t");
-    }
-
-    #[test]
-    fn edit_distance() {
-        assert_eq!(distance("usr", "user"), 1);
-        assert_eq!(distance("geo_contry", "geo_country"), 1);
-        assert_eq!(distance("", "abc"), 3);
     }
 }

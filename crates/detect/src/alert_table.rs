@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMillisecondType};
-use midgame_lake::{Lake, LakeError, Layout};
+use midgame_lake::{Lake, LakeError, Layout, ManifestEntry};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use serde_json::{Value, json};
@@ -164,7 +164,40 @@ fn fingerprint(a: &Alert) -> String {
     )
 }
 
+/// What a scheduled run has to detect, given what the lake holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// Rows came in that no committed run has detected (or this is the first run over
+    /// a lake with rows).
+    pub detect: bool,
+    /// Re-evaluate alerts ending at or after this time (ms); `None`: all of history.
+    pub window_from: Option<i64>,
+}
+
 impl AlertTable {
+    /// What a run must detect over the manifest `entries`: everything on the first run,
+    /// then alerts from the earliest event of the entries committed since the last
+    /// detection, less `overlap_ms` (a late file can change an alert that ended a little
+    /// before its rows).
+    #[must_use]
+    pub fn pending(&self, entries: &[ManifestEntry], overlap_ms: i64) -> Pending {
+        let Some(done) = self.detected_seq else {
+            return Pending {
+                detect: !entries.is_empty(),
+                window_from: None,
+            };
+        };
+        let earliest = entries
+            .iter()
+            .filter(|e| e.seq > done)
+            .filter_map(|e| e.min_time_ms)
+            .min();
+        Pending {
+            detect: earliest.is_some(),
+            window_from: Some(earliest.map_or(i64::MAX, |t| t - overlap_ms)),
+        }
+    }
+
     /// The committed state (empty when no run has committed).
     ///
     /// # Errors
@@ -655,6 +688,46 @@ mod tests {
                 .all(|(_, a)| a.incident_id.as_ref() == Some(id))
         );
         assert_eq!(t.incident_ids(), BTreeSet::from([id.clone()]));
+    }
+
+    fn entry(seq: u64, min_time_ms: Option<i64>) -> ManifestEntry {
+        serde_json::from_value(json!({
+            "path": format!("f{seq}"), "size": 1, "hash": "h", "seq": seq,
+            "min_time_ms": min_time_ms, "source": "okta", "auth_rows": 1, "admin_rows": 0,
+            "quarantined": 0, "skipped": 0, "files": [], "ingested_at": "2022-08-04T08:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn pending_is_everything_first_then_what_came_in_less_the_overlap() {
+        let mut t = AlertTable::default();
+        let none = Pending {
+            detect: false,
+            window_from: None,
+        };
+        assert_eq!(t.pending(&[], HOUR), none);
+        let entries = [entry(1, Some(T0)), entry(2, Some(T0 + 10 * HOUR))];
+        assert_eq!(
+            t.pending(&entries, HOUR),
+            Pending {
+                detect: true,
+                window_from: None
+            }
+        );
+        t.detected_seq = Some(1);
+        assert_eq!(
+            t.pending(&entries, HOUR),
+            Pending {
+                detect: true,
+                window_from: Some(T0 + 9 * HOUR)
+            }
+        );
+        // Everything detected, or only files without rows since: nothing to do.
+        t.detected_seq = Some(2);
+        let later = [entry(1, Some(T0)), entry(2, Some(T0)), entry(3, None)];
+        assert!(!t.pending(&later, HOUR).detect);
+        assert!(!t.pending(&entries, HOUR).detect);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::{AllowEntry, ParamValue, RunOptions};
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowlistConfig {
-    /// CIDR ranges (their reason is "[allowlist] cidrs").
+    /// CIDR ranges (their reason is "`[allowlist] cidrs`").
     #[serde(default)]
     pub cidrs: Vec<String>,
     /// Ranges with a reason each (`[[allowlist.networks]] cidr = ..., reason = ...`).

@@ -17,6 +17,7 @@
 pub mod alert_table;
 mod alerts;
 mod allowlist;
+pub mod catalog;
 pub mod config;
 pub mod delivery;
 mod detection;

@@ -261,16 +261,8 @@ async fn findings_do_not_depend_on_file_order_partitions_or_batch_boundaries() {
     let reference = findings(&options()).await;
     // (seed for the file order, ingest buffer, partitions, batch size)
     for (seed, buffer, partitions, batch) in [(1_u64, 64 << 10, 1, 1000), (7, 1 << 20, 3, 100)] {
-        // A seeded shuffle (splitmix64), so a failure reproduces.
-        let mut state = seed;
-        for i in (1..inputs.len()).rev() {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let j = usize::try_from((z ^ (z >> 31)) % (i as u64 + 1)).unwrap();
-            inputs.swap(i, j);
-        }
+        // A seeded shuffle, so a failure reproduces.
+        midgame_gen::Rng::new(seed, &[]).shuffle(&mut inputs);
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path()).unwrap();
         let opts = IngestOptions {

@@ -1,17 +1,17 @@
 //! `midgame bench`: ingest and detection throughput on generated (or given) logs, as a
 //! table and as JSON.
 //!
-//! Wall time, CPU time (all threads, from `/proc/self/stat`) and peak RSS (`VmHWM`, reset
-//! between phases through `/proc/self/clear_refs`) are measured for each phase: ingest,
-//! then each detection on its own in a fresh session, then all of them in one run.
+//! Each phase is measured ([`midgame_gen::measure`]: wall, CPU of all threads, peak
+//! RSS): ingest, then each detection on its own in a fresh session, then all of them in
+//! one run.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
+use midgame_gen::measure::{Cost, measure};
 use midgame_lake::{IngestOptions, Lake};
 use serde_json::json;
 
@@ -20,59 +20,13 @@ use crate::printer::{Printer, thousands};
 
 const DAYS: u32 = 30;
 
-/// CPU seconds this process has used (user + system, all threads).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) are space-separated;
-    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Peak resident memory since the last reset, in bytes.
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
-fn reset_peak_rss() {
-    // "5" resets the peak RSS (Linux 4.0+); where it cannot, peaks only grow.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 /// One measured phase.
 struct Phase {
     name: String,
-    wall: f64,
-    cpu: f64,
-    peak: u64,
+    cost: Cost,
     events: u64,
     bytes: u64,
     alerts: Option<usize>,
-}
-
-fn measure<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, f64, f64, u64)> {
-    reset_peak_rss();
-    let cpu = cpu_seconds();
-    let start = Instant::now();
-    let out = f()?;
-    Ok((
-        out,
-        start.elapsed().as_secs_f64(),
-        cpu_seconds() - cpu,
-        peak_rss(),
-    ))
 }
 
 pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
@@ -123,9 +77,9 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
         raw: crate::commands::ingest::raw_mode(a.raw),
         ..IngestOptions::default()
     };
-    let (summary, wall, cpu, peak) = measure(|| {
+    let (summary, cost) = measure(|| {
         let lake = Lake::open(&lake_dir)?;
-        Ok(lake.ingest_files(&files, &opts, &midgame_lake::Silent)?)
+        anyhow::Ok(lake.ingest_files(&files, &opts, &midgame_lake::Silent)?)
     })?;
     anyhow::ensure!(
         summary.failed.is_empty(),
@@ -142,17 +96,16 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
                 "none"
             }
         ),
-        wall,
-        cpu,
-        peak,
+        cost,
         events,
         bytes: input_bytes,
         alerts: None,
     });
     printer.status(&format!(
-        "ingested {} events ({:.1} MB) in {wall:.2} s",
+        "ingested {} events ({:.1} MB) in {:.2} s",
         thousands(events),
-        input_bytes as f64 / 1e6
+        input_bytes as f64 / 1e6,
+        cost.wall
     ));
 
     let queries = crate::builtin_queries()?;
@@ -170,7 +123,7 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
         if !a.detections.is_empty() && !a.detections.contains(&d.id) {
             continue;
         }
-        let (alerts, wall, cpu, peak) = measure(|| {
+        let (alerts, cost) = measure(|| {
             rt.block_on(async {
                 let ctx = midgame_detect::open_session_with(&lake_dir, config()).await?;
                 midgame_detect::register_allowlist(&ctx, &[]).await?;
@@ -180,19 +133,17 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
                 anyhow::Ok(midgame_detect::to_alerts(d, &batches)?.len())
             })
         })?;
-        printer.status(&format!("{:<24} {wall:>7.2} s", d.id));
+        printer.status(&format!("{:<24} {:>7.2} s", d.id, cost.wall));
         phases.push(Phase {
             name: d.id.clone(),
-            wall,
-            cpu,
-            peak,
+            cost,
             events,
             bytes: 0,
             alerts: Some(alerts),
         });
     }
     if a.detections.is_empty() {
-        let (n, wall, cpu, peak) = measure(|| {
+        let (n, cost) = measure(|| {
             rt.block_on(async {
                 let ctx = midgame_detect::open_session_with(&lake_dir, config()).await?;
                 let f = midgame_detect::run_detections(
@@ -206,9 +157,7 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
         })?;
         phases.push(Phase {
             name: "all detections, one run".to_owned(),
-            wall,
-            cpu,
-            peak,
+            cost,
             events,
             bytes: 0,
             alerts: Some(n),
@@ -231,12 +180,12 @@ fn report(phases: &[Phase], a: &BenchArgs, files: &[PathBuf]) -> anyhow::Result<
         .map(|p| {
             json!({
                 "phase": p.name,
-                "wall_s": (p.wall * 1000.0).round() / 1000.0,
-                "cpu_s": (p.cpu * 100.0).round() / 100.0,
-                "peak_rss_bytes": p.peak,
+                "wall_s": (p.cost.wall * 1000.0).round() / 1000.0,
+                "cpu_s": (p.cost.cpu * 100.0).round() / 100.0,
+                "peak_rss_bytes": p.cost.peak_rss,
                 "events": p.events,
-                "events_per_s": (p.events as f64 / p.wall.max(1e-9)).round(),
-                "mb_per_s": (p.bytes > 0).then(|| (p.bytes as f64 / 1e6 / p.wall.max(1e-9) * 10.0).round() / 10.0),
+                "events_per_s": (p.events as f64 / p.cost.wall.max(1e-9)).round(),
+                "mb_per_s": (p.bytes > 0).then(|| (p.bytes as f64 / 1e6 / p.cost.wall.max(1e-9) * 10.0).round() / 10.0),
                 "alerts": p.alerts,
             })
         })
@@ -261,12 +210,12 @@ fn report(phases: &[Phase], a: &BenchArgs, files: &[PathBuf]) -> anyhow::Result<
                 out,
                 "{:<26} {:>9.2} {:>9.2} {:>10} {:>12} {:>9} {:>7}",
                 p.name,
-                p.wall,
-                p.cpu,
-                p.peak >> 20,
-                thousands((p.events as f64 / p.wall.max(1e-9)) as u64),
+                p.cost.wall,
+                p.cost.cpu,
+                p.cost.peak_rss >> 20,
+                thousands((p.events as f64 / p.cost.wall.max(1e-9)) as u64),
                 if p.bytes > 0 {
-                    format!("{:.1}", p.bytes as f64 / 1e6 / p.wall.max(1e-9))
+                    format!("{:.1}", p.bytes as f64 / 1e6 / p.cost.wall.max(1e-9))
                 } else {
                     String::new()
                 },

@@ -187,20 +187,10 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
 
     // Detect over what has not been detected yet.
     let entries = lake.manifest()?;
-    let pending: Vec<_> = entries
-        .iter()
-        .filter(|e| state.detected_seq.is_none_or(|w| e.seq > w))
-        .collect();
-    let earliest = pending.iter().filter_map(|e| e.min_time_ms).min();
     #[allow(clippy::cast_possible_truncation)]
     let overlap_ms = (cfg.run.overlap_hours.max(0.0) * 3_600_000.0) as i64;
-    let window_from = match (state.detected_seq, earliest) {
-        (None, _) => None,
-        (Some(_), Some(t)) => Some(t - overlap_ms),
-        (Some(_), None) => Some(i64::MAX),
-    };
-    // The first run detects over everything there is; later ones when rows came in.
-    let must_detect = (state.detected_seq.is_none() && !entries.is_empty()) || earliest.is_some();
+    let pending = state.pending(&entries, overlap_ms);
+    let (must_detect, window_from) = (pending.detect, pending.window_from);
     let mut diff = Diff {
         active: state.active(),
         incidents_total: state.incident_ids().len(),

@@ -166,8 +166,14 @@ pub fn write_findings_file(
             let mut out = create_new(path)?;
             csv::batches(&mut out, &[alerts_batch(&f.alerts)?])?;
             out.flush()?;
+            // CSV stays flat: an incident's timeline (JSON) is in the Parquet and NDJSON
+            // outputs; here its alert ids say which rows of the alerts file it holds.
+            let incidents = incidents_batch(&f.incidents)?;
+            let flat: Vec<usize> = (0..incidents.num_columns())
+                .filter(|&c| incidents.schema().field(c).name() != "timeline")
+                .collect();
             let mut out = create_new(&side)?;
-            csv::batches(&mut out, &[incidents_batch(&f.incidents)?])?;
+            csv::batches(&mut out, &[incidents.project(&flat)?])?;
             out.flush()?;
         }
         _ => {
