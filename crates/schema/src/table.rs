@@ -198,7 +198,7 @@ pub const AUTH_COLUMNS: &[Column] = &[
         "session_id",
         Utf8,
         true,
-        "Session identifier (Okta `authenticationContext.externalSessionId`).",
+        "Session identifier: Okta `authenticationContext.externalSessionId`; Entra `sessionId` (one browser session across sign-ins and token refreshes), else `correlationId` (one sign-in flow) where a record has no `sessionId`.",
     ),
     col(
         "is_mfa",

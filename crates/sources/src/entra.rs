@@ -52,6 +52,8 @@ struct SignIn<'a> {
     conditional_access: Text<'a>,
     #[serde(borrow, default, rename = "correlationId")]
     correlation_id: Text<'a>,
+    #[serde(borrow, default, rename = "sessionId")]
+    session: Text<'a>,
     #[serde(borrow, default, rename = "userAgent")]
     user_agent: Text<'a>,
     #[serde(default, rename = "isInteractive")]
@@ -200,7 +202,9 @@ fn parse_record(
             .and_then(ua::browser_family)
             .or_else(|| agent.and_then(ua::browser_family)),
         app: s.app.value(),
-        session_id: s.correlation_id.value(),
+        // One browser session keeps its `sessionId` across sign-ins and token refreshes;
+        // `correlationId` changes with each sign-in flow and is all older records have.
+        session_id: s.session.value().or_else(|| s.correlation_id.value()),
         is_mfa: s
             .auth_requirement
             .value()

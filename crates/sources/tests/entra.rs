@@ -109,3 +109,41 @@ fn a_broken_record_is_quarantined_with_its_line_and_the_rest_kept() {
     assert_eq!(bad[0], (2, "missing `createdDateTime`"));
     assert_eq!(bad[1].0, 3);
 }
+
+#[test]
+fn session_id_is_the_browser_sessions_id_where_the_record_has_one() {
+    // Sekoia's diagnostic-settings sign-ins: three carry `properties.sessionId`, which
+    // outlives each sign-in flow's `correlationId`.
+    let text = common::compact(common::messages(&corpus("sekoia-azure-ad.messages.ndjson")));
+    let (b, _, _) = parse(&text.join("\n"));
+    let sessions: Vec<Option<String>> = col(&b, "session_id");
+    for (session, correlation) in [
+        (
+            "22222222-2222-2222-2222-222222222222",
+            "44444444-4444-4444-4444-444444444444",
+        ),
+        (
+            "11111111-1111-1111-1111-666666666666",
+            "11111111-1111-1111-4444-222222222222",
+        ),
+        ("99999999-9999-9999-9999-999999999999", ""),
+    ] {
+        assert!(
+            sessions.iter().any(|s| s.as_deref() == Some(session)),
+            "{session} in {sessions:?}"
+        );
+        assert!(
+            correlation.is_empty() || !sessions.iter().any(|s| s.as_deref() == Some(correlation)),
+            "the correlationId {correlation} is not the session"
+        );
+    }
+    // A record without `sessionId` keeps its `correlationId` (elastic's log has none).
+    let (b, _, _) =
+        parse(&std::fs::read_to_string(corpus("elastic/test-signinlogs-raw.log")).unwrap());
+    assert!(
+        col(&b, "session_id")
+            .iter()
+            .all(|s| s.as_deref().is_some_and(|s| s.len() == 36)),
+        "every row has its correlationId"
+    );
+}
