@@ -378,7 +378,8 @@ pub struct GenArgs {
 /// `midgame demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The sample logs to load (default: the repository's sample-logs/).
+    /// The sample logs to load (default: the ones built into the binary, from the
+    /// repository's sample-logs/), with their midgame.toml if they have one.
     #[arg(long, value_name = "DIR")]
     pub samples: Option<PathBuf>,
 }

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod builtin;
 mod commands;
 mod config;
 mod printer;
@@ -103,16 +104,10 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
-/// The built-in detections: `./queries` when run from the repository, else the
-/// directory this binary was built from.
+/// The built-in detections folder: embedded in the binary and written out to the user's
+/// cache (see [`builtin`]); never a `queries/` of the current directory.
 pub(crate) fn builtin_queries() -> anyhow::Result<PathBuf> {
-    let built_in = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../queries"));
-    for dir in [PathBuf::from("queries"), built_in] {
-        if dir.join("impossible_travel.sql").is_file() {
-            return Ok(dir);
-        }
-    }
-    anyhow::bail!("the built-in detections (queries/) were not found; pass --queries DIR")
+    builtin::queries()
 }
 
 /// A session over the lake with what the config adds: the allow-list table and, when a

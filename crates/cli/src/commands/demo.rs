@@ -1,7 +1,6 @@
 //! `midgame demo`: the sample logs into a temporary lake, then a look at what is in it.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -38,23 +37,19 @@ const QUERIES: &[(&str, &str)] = &[
     ),
 ];
 
-fn samples_dir(a: &DemoArgs) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = &a.samples {
-        return Ok(dir.clone());
-    }
-    let built_in = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sample-logs"));
-    for dir in [PathBuf::from("sample-logs"), built_in] {
-        if dir.is_dir() {
-            return Ok(dir);
-        }
-    }
-    anyhow::bail!(
-        "sample-logs/ not found; run the demo from the repository root or pass --samples DIR"
-    )
-}
-
 pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
-    let samples = samples_dir(a)?;
+    // The sample logs the binary carries, unless --samples names others.
+    let unpacked = tempfile::Builder::new()
+        .prefix("midgame-demo-logs-")
+        .tempdir()
+        .context("creating a folder for the sample logs")?;
+    let (samples, shown) = match &a.samples {
+        Some(dir) => (dir.clone(), dir.display().to_string()),
+        None => {
+            crate::builtin::write_sample_logs(unpacked.path())?;
+            (unpacked.path().to_path_buf(), "the sample logs".to_owned())
+        }
+    };
     let config_path = samples.join("midgame.toml");
     let cfg = Config::load_opt(config_path.is_file().then_some(config_path.as_path()))?;
     let tmp = tempfile::Builder::new()
@@ -63,8 +58,7 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         .context("creating a temporary lake")?;
     let lake = Lake::open(tmp.path())?;
     printer.status(&format!(
-        "midgame demo: ingesting {} into a temporary lake",
-        samples.display()
+        "midgame demo: ingesting {shown} into a temporary lake"
     ));
     let opts = IngestOptions {
         identities: cfg.identities()?,
