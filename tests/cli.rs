@@ -972,3 +972,113 @@ fn ingest_reads_an_admin_tools_own_log_through_a_mapping_file() {
         stderr(&o)
     );
 }
+
+#[test]
+fn verbose_logs_are_coloured_only_on_a_terminal_without_no_color() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let logs = repo().join("sample-logs/okta/okta-2022-07-23.ndjson.gz");
+    let l = lake.to_str().unwrap();
+    assert!(
+        midgame(&["ingest", "-q", "--lake", l, logs.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // DataFusion logs hundreds of lines at -vv.
+    let query = ["-vv", "sql", "--lake", l, "SELECT count(*) FROM auth"];
+    // Redirected to a file (here a pipe), as a cron job's log: no escape codes at all.
+    let o = bin().env_remove("NO_COLOR").args(query).output().unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("DEBUG"), "-vv logs: {err}");
+    assert!(!err.contains('\x1b'), "no escape codes in a log file");
+    if Command::new("script").arg("--version").output().is_err() {
+        let _ = writeln!(std::io::stderr(), "skipped: no `script` to make a terminal");
+        return;
+    }
+    // On a terminal, colour; with NO_COLOR set, none.
+    let on_terminal = |no_color: Option<&str>| {
+        let line = format!(
+            "{} {}",
+            env!("CARGO_BIN_EXE_midgame"),
+            query.map(|a| format!("'{a}'")).join(" ")
+        );
+        let mut c = Command::new("script");
+        c.args(["-qec", &line, "/dev/null"]).env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("\x1b[34mDEBUG"), "{coloured:.300}");
+    let plain = on_terminal(Some("1"));
+    assert!(plain.contains("DEBUG"), "{plain:.300}");
+    assert!(
+        !plain.contains("\x1b[34m") && !plain.contains("\x1b[2m"),
+        "{plain:.300}"
+    );
+}
+
+#[test]
+fn the_lake_and_the_config_may_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let o = bin()
+        .env("MIDGAME_LAKE", &lake)
+        .args(["sql", "--format", "csv", "SELECT count(*) AS n FROM auth"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "n\n4706\n", "{}", stderr(&o));
+    // --lake wins over the environment; a config from MIDGAME_CONFIG is checked.
+    let o = bin()
+        .env("MIDGAME_LAKE", "/no/such/lake")
+        .env("MIDGAME_CONFIG", repo().join("sample-logs/midgame.toml"))
+        .args([
+            "detect",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "ndjson",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("alice.lee@acme.test"));
+    let o = bin()
+        .env("MIDGAME_CONFIG", "/no/such/midgame.toml")
+        .args(["detect", "--lake", lake.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn completions_a_manual_page_and_a_version_with_its_commit() {
+    for (shell, mark) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef midgame"),
+        ("fish", "complete -c midgame"),
+    ] {
+        let o = midgame(&["completions", shell]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains(mark), "{shell}: {text:.200}");
+        assert!(text.contains("backfill"), "{shell} completes the commands");
+    }
+    let bad = midgame(&["completions", "cmd.exe"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let man = midgame(&["man"]);
+    let page = stdout(&man);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH midgame"),
+        "{page:.200}"
+    );
+    assert!(page.contains("ingest"), "the commands are in the page");
+    let v = stdout(&midgame(&["--version"]));
+    assert!(
+        v.starts_with(&format!("midgame {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+}

@@ -38,6 +38,7 @@ fn main() {
         "pub(crate) const EMBEDDED_HASH: &str = \"{hash:016x}\";"
     )
     .unwrap();
+    commit(&root);
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("embedded.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 }
@@ -52,6 +53,36 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         } else {
             println!("cargo:rerun-if-changed={}", path.display());
             out.push(path);
+        }
+    }
+}
+
+/// `MIDGAME_COMMIT` for `--version`: the commit built, `+changes` when the tree had
+/// uncommitted ones, `unknown` outside a git checkout.
+fn commit(root: &Path) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let commit = match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(c)
+            if git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty()) =>
+        {
+            format!("{c}+changes")
+        }
+        Some(c) => c,
+        None => "unknown".to_owned(),
+    };
+    println!("cargo:rustc-env=MIDGAME_COMMIT={commit}");
+    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        for f in ["HEAD", "index", "refs/heads", "packed-refs"] {
+            println!("cargo:rerun-if-changed={dir}/{f}");
         }
     }
 }

@@ -8,14 +8,16 @@ use std::process::{Command, Output, Stdio};
 use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-/// The `midgame` binary with a plain environment: no colour, no log filter of the
-/// caller's, no crash point armed.
+/// The `midgame` binary with a plain environment: no colour, no log filter, lake or
+/// config of the caller's, no crash point armed.
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_midgame"));
     c.env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .env_remove("MIDGAME_CRASH_AT")
-        .env_remove("MIDGAME_CRASH_TRACE");
+        .env_remove("MIDGAME_CRASH_TRACE")
+        .env_remove("MIDGAME_LAKE")
+        .env_remove("MIDGAME_CONFIG");
     c
 }
 

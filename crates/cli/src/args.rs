@@ -11,7 +11,7 @@ use midgame_sources::SourceKind;
 #[derive(Debug, Parser)]
 #[command(
     name = "midgame",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("MIDGAME_COMMIT"), ")"),
     about,
     after_help = "Examples:\n  midgame demo\n  midgame gen --out logs --users 40 --days 28 --attack\n  midgame ingest --lake lake logs/\n  midgame sql --lake lake \"SELECT user, count(*) FROM auth GROUP BY user ORDER BY 2 DESC LIMIT 5\""
 )]
@@ -50,6 +50,13 @@ pub enum Command {
     Compact(CompactArgs),
     /// Throughput: ingest and each detection on generated (or your) logs.
     Bench(BenchArgs),
+    /// Shell completions on stdout (`midgame completions bash > /etc/bash_completion.d/midgame`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The manual page on stdout (`midgame man > /usr/local/share/man/man1/midgame.1`).
+    Man,
 }
 
 /// `midgame bench`.
@@ -94,7 +101,7 @@ pub struct BenchArgs {
 )]
 pub struct RunArgs {
     /// midgame.toml with [lake], [[archive]] and optionally [output].
-    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
     pub config: PathBuf,
     /// Show what would be ingested and change nothing.
     #[arg(long)]
@@ -108,7 +115,7 @@ pub struct RunArgs {
 )]
 pub struct BackfillArgs {
     /// midgame.toml with [lake] (and [output] for the changes).
-    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
     pub config: PathBuf,
     /// Re-evaluate alerts that end at or after this time (YYYY-MM-DD or RFC 3339).
     #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
@@ -123,7 +130,7 @@ pub struct BackfillArgs {
 #[command(after_help = "Example:\n  midgame compact --lake /var/lib/midgame/lake")]
 pub struct CompactArgs {
     /// The lake.
-    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
     pub lake: PathBuf,
     /// Only partitions with at least this many files.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
@@ -140,10 +147,10 @@ pub struct CheckArgs {
     #[arg(value_name = "DIR", value_parser = existing_dir)]
     pub dirs: Vec<PathBuf>,
     /// Plan against this lake (default: an empty lake with the same tables).
-    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
     pub lake: Option<PathBuf>,
     /// midgame.toml: parameters are checked against each detection's header.
-    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
 }
 
@@ -172,13 +179,13 @@ pub enum RawArg {
 )]
 pub struct IngestArgs {
     /// The lake directory (created if missing).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR")]
     pub lake: PathBuf,
     /// The log format; recognised from the content when omitted.
     #[arg(long, value_parser = source_kind())]
     pub source: Option<SourceKind>,
     /// midgame.toml with identity settings.
-    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
     /// Exit with status 1 when any record is quarantined.
     #[arg(long)]
@@ -228,13 +235,13 @@ pub enum Format {
 )]
 pub struct SqlArgs {
     /// The lake directory.
-    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
     pub lake: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// midgame.toml: fills `allowlisted_ip` from its allow-list, as for detections.
-    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
     /// Run the statements (and backslash commands) of this file.
     #[arg(short = 'f', long = "file", value_name = "FILE", value_parser = existing_file)]
@@ -257,17 +264,17 @@ pub struct SqlArgs {
 )]
 pub struct DetectArgs {
     /// The lake directory.
-    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
     pub lake: PathBuf,
-    /// A folder of your own detection `.sql` files, run beside the built-in ones
-    /// (repeatable).
+    /// A folder of your own detection `.sql` files, run beside the built-in ones; one
+    /// with a built-in's id replaces it (repeatable).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub queries: Vec<PathBuf>,
     /// Leave the built-in detections out: run only the --queries folders.
     #[arg(long, requires = "queries")]
     pub no_builtin: bool,
     /// midgame.toml: detection parameters, the allow-list, the incident window.
-    #[arg(long, value_name = "FILE", value_parser = existing_file)]
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
     /// Only alerts that end at or after this time (RFC 3339 or YYYY-MM-DD, UTC); older
     /// history still serves as baseline.

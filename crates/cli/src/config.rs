@@ -92,47 +92,29 @@ pub(crate) struct ArchiveConfig {
 
 /// `[run]`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub(crate) struct RunConfig {
     /// Alerts ending this long before the earliest new event are re-evaluated too, so
     /// late events and findings that look ahead (an MFA change within the hour after a
     /// new device) are caught.
-    #[serde(default = "default_overlap_hours")]
     pub overlap_hours: f64,
     /// A plain file modified less than this long ago may still be being written: its
     /// unfinished last line waits.
-    #[serde(default = "default_settle_seconds")]
     pub settle_seconds: u64,
     /// Keep each record's original text (`full`) or not (`none`).
-    #[serde(default = "default_raw")]
     pub raw: String,
     /// Folders of your own detections, run beside the built-in ones.
-    #[serde(default)]
     pub queries: Vec<PathBuf>,
     /// Run the built-in detections.
-    #[serde(default = "default_true")]
     pub builtin: bool,
-}
-
-fn default_overlap_hours() -> f64 {
-    24.0
-}
-fn default_settle_seconds() -> u64 {
-    300
-}
-fn default_raw() -> String {
-    "full".to_owned()
-}
-fn default_true() -> bool {
-    true
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
-            overlap_hours: default_overlap_hours(),
-            settle_seconds: default_settle_seconds(),
-            raw: default_raw(),
+            overlap_hours: 24.0,
+            settle_seconds: 300,
+            raw: "full".to_owned(),
             queries: Vec::new(),
             builtin: true,
         }

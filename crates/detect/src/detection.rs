@@ -329,23 +329,24 @@ impl Detection {
         Ok(out)
     }
 
-    /// Every detection of several folders (the built-in ones and an analyst's own); an
-    /// id may appear once across all of them.
+    /// Every detection of several folders (the built-in ones first, then an analyst's
+    /// own): a later folder's detection replaces an earlier one of the same id, so a
+    /// team can change a built-in without forking them all (said in the log); within
+    /// one folder an id is unique.
     ///
     /// # Errors
-    /// As [`Detection::load_dir`], or two folders define the same id.
+    /// As [`Detection::load_dir`].
     pub fn load_dirs(dirs: &[PathBuf]) -> Result<Vec<Self>, DetectionError> {
         let mut out: Vec<Self> = Vec::new();
         for dir in dirs {
             for d in Self::load_dir(dir)? {
-                if let Some(other) = out.iter().find(|o| o.id == d.id) {
-                    return Err(DetectionError::Header {
-                        path: d.path.clone(),
-                        line: 0,
-                        reason: format!("id `{}` is also the id of {}", d.id, other.path.display()),
-                    });
+                match out.iter_mut().find(|o| o.id == d.id) {
+                    Some(other) => {
+                        tracing::info!("{} replaces {}", d.path.display(), other.path.display());
+                        *other = d;
+                    }
+                    None => out.push(d),
                 }
-                out.push(d);
             }
         }
         Ok(out)
@@ -544,5 +545,42 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(text.contains("x'; DROP TABLE auth; --"), "{text}");
+    }
+
+    #[test]
+    fn a_later_folder_replaces_a_detection_of_the_same_id_and_one_folder_may_not_repeat_one() {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        fs_err::write(dirs[0].path().join("demo.sql"), HEADER).unwrap();
+        fs_err::write(
+            dirs[0].path().join("other.sql"),
+            HEADER.replace("id: demo", "id: other"),
+        )
+        .unwrap();
+        fs_err::write(
+            dirs[1].path().join("mine.sql"),
+            HEADER.replace("severity: high", "severity: low"),
+        )
+        .unwrap();
+        let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
+        let all = Detection::load_dirs(&paths).unwrap();
+        let summary: Vec<(&str, String)> = all
+            .iter()
+            .map(|d| {
+                (
+                    d.id.as_str(),
+                    d.path.file_name().unwrap().to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("demo", "mine.sql".to_owned()),
+                ("other", "other.sql".to_owned())
+            ]
+        );
+        fs_err::write(dirs[1].path().join("again.sql"), HEADER).unwrap();
+        let err = Detection::load_dirs(&paths).unwrap_err().to_string();
+        assert!(err.contains("is also the id of"), "{err}");
     }
 }

@@ -17,6 +17,7 @@
 pub mod alert_table;
 mod alerts;
 mod allowlist;
+pub mod builtin;
 pub mod catalog;
 pub mod config;
 pub mod delivery;

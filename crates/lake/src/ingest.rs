@@ -552,6 +552,49 @@ fn widen(range: &mut Option<(i64, i64)>, batch: &arrow::array::RecordBatch) {
     }
 }
 
+/// The files glob patterns match (`*`, `?`, `[...]`; `**` crosses folders), each
+/// with the index of its pattern's group (an `[[archive]]`); a file two patterns match
+/// belongs to the first. Sorted by path. Also the positions in `patterns` of those
+/// that matched no file.
+///
+/// # Errors
+/// A pattern is malformed, or a matched path cannot be read.
+pub fn find_globs(patterns: &[(usize, PathBuf)]) -> Result<GlobMatches, LakeError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut files, mut unmatched) = (Vec::new(), Vec::new());
+    for (at, (group, pattern)) in patterns.iter().enumerate() {
+        let text = pattern.to_string_lossy();
+        let bad = |reason: String| LakeError::Pattern {
+            pattern: text.clone().into_owned(),
+            reason,
+        };
+        let mut matched = false;
+        for entry in glob::glob(&text).map_err(|e| bad(e.to_string()))? {
+            let p = entry.map_err(|e| bad(e.to_string()))?;
+            if p.is_file() {
+                matched = true;
+                if seen.insert(p.clone()) {
+                    files.push((*group, p));
+                }
+            }
+        }
+        if !matched {
+            unmatched.push(at);
+        }
+    }
+    files.sort_by(|x, y| x.1.cmp(&y.1));
+    Ok(GlobMatches { files, unmatched })
+}
+
+/// What [`find_globs`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobMatches {
+    /// Each file with its pattern's group, sorted by path.
+    pub files: Vec<(usize, PathBuf)>,
+    /// Positions of the patterns that matched no file.
+    pub unmatched: Vec<usize>,
+}
+
 /// The files to ingest under `paths`: a file is taken as named; a directory is walked
 /// for `.json`, `.ndjson`, `.jsonl`, `.log`, `.txt` files, plain or `.gz`/`.zst`
 /// (hidden entries skipped). Sorted, without duplicates.

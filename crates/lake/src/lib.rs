@@ -43,7 +43,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 
 pub use compact::Compaction;
-pub use ingest::{FileOutcome, FileReport, IngestOptions, find_inputs};
+pub use ingest::{FileOutcome, FileReport, GlobMatches, IngestOptions, find_globs, find_inputs};
 pub use layout::Layout;
 pub use manifest::ManifestEntry;
 pub use plan::{FilePlan, ManifestIndex};
@@ -109,6 +109,14 @@ pub enum LakeError {
         /// The cause.
         #[source]
         source: serde_json::Error,
+    },
+    /// A glob pattern is malformed, or a path it matches cannot be read.
+    #[error("glob {pattern:?}: {reason}")]
+    Pattern {
+        /// The pattern, as given.
+        pattern: String,
+        /// What is wrong.
+        reason: String,
     },
 }
 

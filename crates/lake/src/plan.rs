@@ -53,6 +53,16 @@ pub enum FilePlan {
     },
 }
 
+impl FilePlan {
+    /// Bytes of an unfinished last record left for a later run.
+    #[must_use]
+    pub fn held(&self) -> u64 {
+        match self {
+            FilePlan::Seen { held, .. } | FilePlan::Read { held, .. } => *held,
+        }
+    }
+}
+
 /// The manifest, indexed for planning many files.
 #[derive(Debug, Default)]
 pub struct ManifestIndex {

@@ -414,3 +414,41 @@ fn a_lake_held_by_another_process_is_refused_and_a_dead_holder_is_taken_over() {
     );
     assert_eq!(Lake::open(&root).unwrap().took_over_lock_from(), None);
 }
+
+#[test]
+fn globs_find_each_file_once_for_its_first_group_and_name_what_matched_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in [
+        "okta/2022/08/a.json.gz",
+        "okta/b.json",
+        "vpn/asa.log",
+        "vpn/notes.md",
+    ] {
+        let p = d.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "x").unwrap();
+    }
+    let midgame_lake::GlobMatches { files, unmatched } = midgame_lake::find_globs(&[
+        (0, d.join("okta/**/*.json*")),
+        (1, d.join("**/*.json")),
+        (2, d.join("vpn/*.log")),
+        (3, d.join("gone/*.log")),
+    ])
+    .unwrap();
+    let rel: Vec<(usize, String)> = files
+        .iter()
+        .map(|(g, p)| (*g, p.strip_prefix(d).unwrap().display().to_string()))
+        .collect();
+    assert_eq!(
+        rel,
+        [
+            (0, "okta/2022/08/a.json.gz".to_owned()),
+            (0, "okta/b.json".to_owned()),
+            (2, "vpn/asa.log".to_owned()),
+        ]
+    );
+    assert_eq!(unmatched, [3], "group 1 matched, if only files group 0 had");
+    let err = midgame_lake::find_globs(&[(0, d.join("a/[z"))]).unwrap_err();
+    assert!(err.to_string().starts_with("glob "), "{err}");
+}

@@ -1,7 +1,6 @@
 //! `midgame detect`: run the detections over the lake; write incidents and alerts.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use midgame_detect::output::{self, FindingsFormat};
@@ -16,16 +15,8 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     if !a.no_builtin {
         queries.push(crate::builtin_queries()?);
     }
-    for dir in &a.queries {
-        // Naming the built-in folder again adds nothing.
-        let same = |q: &PathBuf| match (q.canonicalize(), dir.canonicalize()) {
-            (Ok(x), Ok(y)) => x == y,
-            _ => q == dir,
-        };
-        if !queries.iter().any(same) {
-            queries.push(dir.clone());
-        }
-    }
+    // Yours add to the built-ins, or replace the one of the same id.
+    queries.extend(a.queries.iter().cloned());
     let mut opts = cfg.run_options()?;
     opts.explain_suppressed = a.explain_suppressed;
     opts.from_ms = a.from;

@@ -39,29 +39,19 @@ impl Config {
             !self.archive.is_empty(),
             "the config has no [[archive]] (source = \"okta\", paths = [\"okta/**/*.json.gz\"])"
         );
-        let mut seen = std::collections::BTreeSet::new();
-        let mut out = Vec::new();
-        for (i, a) in self.archive.iter().enumerate() {
-            for pattern in &a.paths {
-                let full = self.base.join(pattern);
-                let text = full.to_string_lossy();
-                let mut matched = 0;
-                for entry in glob::glob(&text)
-                    .with_context(|| format!("[[archive]] paths: bad pattern {pattern:?}"))?
-                {
-                    let p = entry.with_context(|| format!("[[archive]] {pattern:?}"))?;
-                    if p.is_file() && seen.insert(p.clone()) {
-                        out.push((i, p));
-                        matched += 1;
-                    }
-                }
-                if matched == 0 {
-                    printer.warn(&format!("[[archive]] {pattern:?} matches no file"));
-                }
-            }
+        let written: Vec<(usize, &String)> = (self.archive.iter().enumerate())
+            .flat_map(|(i, a)| a.paths.iter().map(move |p| (i, p)))
+            .collect();
+        let patterns: Vec<(usize, PathBuf)> = written
+            .iter()
+            .map(|(i, p)| (*i, self.base.join(p)))
+            .collect();
+        let midgame_lake::GlobMatches { files, unmatched } =
+            midgame_lake::find_globs(&patterns).context("[[archive]] paths")?;
+        for at in unmatched {
+            printer.warn(&format!("[[archive]] {:?} matches no file", written[at].1));
         }
-        out.sort_by(|x, y| x.1.cmp(&y.1));
-        Ok(out)
+        Ok(files)
     }
 
     fn archive_options(&self, a: &ArchiveConfig) -> anyhow::Result<IngestOptions> {
@@ -230,7 +220,8 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
                     "none".to_owned()
                 }
             },
-            rfc3339,
+            // Whole seconds, as the summary line always gave them.
+            |ms| midgame_detect::time::rfc3339(ms - ms.rem_euclid(1000)),
         ),
     );
     summary_alerts(&mut line, &diff, must_detect);
@@ -263,12 +254,6 @@ fn summary_end(mut line: SummaryLine, d: &Delivered, started: Instant) -> anyhow
         format!("{:.2}", started.elapsed().as_secs_f64()),
     );
     line.print()
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_default()
 }
 
 /// Run every detection; keep the alerts of `window`; merge them into the table (which
@@ -345,35 +330,31 @@ fn dry_run(
     let mut out = std::io::stdout().lock();
     let (mut new, mut grown, mut seen, mut bytes, mut held) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for (i, f) in files {
-        match lake.plan_file(f, &index, options[*i].settle)? {
-            FilePlan::Seen { held: h, .. } => {
-                seen += 1;
-                held += h;
-            }
-            FilePlan::Read {
-                start,
-                end,
-                held: h,
-                ..
-            } => {
-                if start == 0 {
-                    new += 1;
-                    writeln!(out, "new    {}  {} bytes", f.display(), end)?;
-                } else {
-                    grown += 1;
-                    writeln!(
-                        out,
-                        "grown  {}  bytes {start}..{end} ({} new)",
-                        f.display(),
-                        end - start
-                    )?;
-                }
-                if h > 0 {
-                    writeln!(out, "       (+{h} bytes of an unfinished last line wait)")?;
-                }
-                bytes += end - start;
-                held += h;
-            }
+        let plan = lake.plan_file(f, &index, options[*i].settle)?;
+        held += plan.held();
+        let FilePlan::Read { start, end, .. } = plan else {
+            seen += 1;
+            continue;
+        };
+        bytes += end - start;
+        if start == 0 {
+            new += 1;
+            writeln!(out, "new    {}  {end} bytes", f.display())?;
+        } else {
+            grown += 1;
+            let n = end - start;
+            writeln!(
+                out,
+                "grown  {}  bytes {start}..{end} ({n} new)",
+                f.display()
+            )?;
+        }
+        if plan.held() > 0 {
+            writeln!(
+                out,
+                "       (+{} bytes of an unfinished last line wait)",
+                plan.held()
+            )?;
         }
     }
     let mut line = SummaryLine::default();
@@ -423,8 +404,8 @@ pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<Ex
         },
     );
     line.add("lake", lake.root().display());
-    line.add("window_from", rfc3339(a.from));
-    line.add("window_to", rfc3339(a.to));
+    line.add("window_from", midgame_detect::time::rfc3339(a.from));
+    line.add("window_to", midgame_detect::time::rfc3339(a.to));
     summary_alerts(&mut line, &diff, true);
     summary_end(line, &delivery, started)?;
     Ok(ExitCode::SUCCESS)

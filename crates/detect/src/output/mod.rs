@@ -337,6 +337,20 @@ pub fn incidents_batch(incidents: &[Incident]) -> Result<RecordBatch, OutputErro
     )?)
 }
 
+/// `1234567` -> `1,234,567`: counts as people read them in status lines.
+#[must_use]
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `N incidents, M alerts: 0 critical, ...; by detection: a 2, b 1`.
 #[must_use]
 pub fn summary_line(f: &Findings) -> String {
@@ -368,4 +382,15 @@ pub fn summary_line(f: &Findings) -> String {
         ));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
+    }
 }
