@@ -745,14 +745,16 @@ fn on_a_terminal_the_shell_prompts_keeps_history_and_caps_long_results() {
     ]);
     assert_eq!(stdout(&o).lines().count(), 4707);
 
-    let history = dir.path().join("history");
+    // History is state: under $XDG_STATE_HOME, in a folder of its own.
+    let history = dir.path().join("state/midgame/history");
     let mut child = Command::new("script")
         .args([
             "-qec",
             &format!("{bin} sql --lake {}", lake.display()),
             "/dev/null",
         ])
-        .env("MIDGAME_HISTORY", &history)
+        .env_remove("MIDGAME_HISTORY")
+        .env("XDG_STATE_HOME", dir.path().join("state"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -106,20 +106,29 @@ fn as_u128(ip: IpAddr) -> u128 {
 }
 
 fn read_csv(path: &Path, text: &str) -> Result<Vec<(u128, u128, Location)>, GeoIpError> {
-    let err = |line: usize, reason: String| GeoIpError {
+    let err = |line: u64, reason: String| GeoIpError {
         path: path.to_path_buf(),
         reason: format!("line {line}: {reason}"),
     };
+    // Quoted fields hold commas (`"Amazon.com, Inc."`, as DB-IP and ip-location-db
+    // write organisation names): a real CSV reader, not a split on commas.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() || line.starts_with('#') {
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, csv::Position::line);
+            err(line, e.to_string())
+        })?;
+        let line_no = record.position().map_or(0, csv::Position::line);
+        let f: Vec<&str> = record.iter().collect();
+        if f.iter().all(|s| s.is_empty()) {
             continue;
         }
-        let f: Vec<&str> = line
-            .split(',')
-            .map(|s| s.trim().trim_matches('"'))
-            .collect();
         if i == 0 && f[0].parse::<IpAddr>().is_err() {
             continue; // a header
         }

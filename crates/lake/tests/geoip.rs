@@ -234,6 +234,21 @@ fn ip_location_db_csv_files_locate_both_families() {
         Some("Oakland")
     );
 
+    // Organisation names holding a comma are quoted, as DB-IP and ip-location-db write
+    // them; the whole file used to be refused.
+    let quoted = dir.path().join("asn-quoted.csv");
+    std::fs::write(
+        &quoted,
+        "3.0.0.0,3.127.255.255,16509,\"Amazon.com, Inc.\"\n8.8.8.0,8.8.8.255,15169,Google LLC\n",
+    )
+    .unwrap();
+    let g = GeoIp::open(&city, Some(&quoted)).unwrap();
+    let a = g.lookup(ip("3.5.140.2")).unwrap();
+    assert_eq!(
+        (a.asn, a.as_org.as_deref()),
+        (Some(16509), Some("Amazon.com, Inc."))
+    );
+
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "164.92.190.0,164.92.190.255,NL\n").unwrap();
     let err = GeoIp::open(&bad, None).unwrap_err().to_string();

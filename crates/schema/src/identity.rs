@@ -40,18 +40,29 @@ impl IdentityMap {
     /// # Errors
     /// A line without exactly two non-empty fields.
     pub fn add_aliases_csv(&mut self, text: &str) -> Result<usize, IdentityError> {
+        // Quoted fields may hold commas (`"Doe, John",jdoe`).
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .comment(Some(b'#'))
+            .trim(csv::Trim::All)
+            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
         let mut added = 0;
-        for (i, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+        for (i, record) in reader.records().enumerate() {
+            let bad = |line: u64, reason: String| IdentityError {
+                line: usize::try_from(line).unwrap_or(usize::MAX),
+                reason,
+            };
+            let record = record
+                .map_err(|e| bad(e.position().map_or(0, csv::Position::line), e.to_string()))?;
+            let line = record.position().map_or(0, csv::Position::line);
+            let fields: Vec<&str> = record.iter().collect();
+            if fields.iter().all(|f| f.is_empty()) {
                 continue;
             }
-            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
             if fields.len() != 2 || fields.iter().any(|f| f.is_empty()) {
-                return Err(IdentityError {
-                    line: i + 1,
-                    reason: format!("expected `alias,user`, found {line:?}"),
-                });
+                let found = fields.join(",");
+                return Err(bad(line, format!("expected `alias,user`, found {found:?}")));
             }
             if i == 0 && fields[0].eq_ignore_ascii_case("alias") {
                 continue;
@@ -124,6 +135,16 @@ mod tests {
         assert_eq!(ids.normalise(r"ACME\j.doe"), "jdoe@example.com");
         assert_eq!(ids.normalise("ROOT-JD@example.com"), "jdoe@example.com");
         assert_eq!(ids.normalise("other"), "other@example.com");
+    }
+
+    #[test]
+    fn quoted_aliases_may_hold_commas() {
+        let mut ids = IdentityMap::new(Some("example.com"));
+        ids.add_aliases_csv("alias,user\n\"Doe, John\",jdoe\n")
+            .unwrap();
+        assert_eq!(ids.normalise("doe, john"), "jdoe@example.com");
+        let err = ids.add_aliases_csv("\"a,b\n").unwrap_err();
+        assert_eq!(err.line, 1, "{err}");
     }
 
     #[test]

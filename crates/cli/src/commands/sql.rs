@@ -10,13 +10,20 @@ use crate::config::Config;
 use crate::printer::Printer;
 use crate::shell::{Input, Shell};
 
-/// Where the shell keeps its history: `$MIDGAME_HISTORY`, else `~/.midgame_history`.
+/// Where the shell keeps its history: `$MIDGAME_HISTORY`, else
+/// `$XDG_STATE_HOME/midgame/history` (`~/.local/state/midgame/history`).
 fn history_file() -> Option<std::path::PathBuf> {
-    std::env::var_os("MIDGAME_HISTORY")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".midgame_history"))
-        })
+    use std::path::PathBuf;
+    if let Some(p) = std::env::var_os("MIDGAME_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state"));
+    let state = (std::env::var_os("XDG_STATE_HOME").map(PathBuf::from))
+        .filter(|p| p.is_absolute())
+        .or_else(home)?;
+    let dir = state.join("midgame");
+    let _ = fs_err::create_dir_all(&dir);
+    Some(dir.join("history"))
 }
 
 pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
