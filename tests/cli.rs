@@ -1084,3 +1084,55 @@ fn completions_a_manual_page_and_a_version_with_its_commit() {
         "{v}"
     );
 }
+
+#[test]
+fn without_config_the_usual_places_are_searched_and_v_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(xdg.join("midgame")).unwrap();
+    // A typo makes the file that was read say so in the error.
+    std::fs::write(
+        xdg.join("midgame/midgame.toml"),
+        "[identity]\ndefault_domian = \"x\"\n",
+    )
+    .unwrap();
+    let check = |cwd: &Path| {
+        bin()
+            .current_dir(cwd)
+            .env("XDG_CONFIG_HOME", &xdg)
+            .args(["-v", "check"])
+            .output()
+            .unwrap()
+    };
+    let o = check(&work);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("xdg/midgame/midgame.toml") && err.contains("default_domian"),
+        "{err}"
+    );
+    // ./midgame.toml comes first.
+    std::fs::write(
+        work.join("midgame.toml"),
+        "[identity]\ndefault_domain = \"acme.test\"\n",
+    )
+    .unwrap();
+    let o = check(&work);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("config: midgame.toml"), "{err}");
+    // A scheduled run without any config says where it looked.
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["run"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no config: pass --config FILE"),
+        "{}",
+        stderr(&o)
+    );
+}

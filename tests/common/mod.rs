@@ -17,7 +17,9 @@ pub fn bin() -> Command {
         .env_remove("MIDGAME_CRASH_AT")
         .env_remove("MIDGAME_CRASH_TRACE")
         .env_remove("MIDGAME_LAKE")
-        .env_remove("MIDGAME_CONFIG");
+        .env_remove("MIDGAME_CONFIG")
+        // No config of the machine's or the developer's is found by accident.
+        .env("XDG_CONFIG_HOME", "/nonexistent/midgame-tests");
     c
 }
 

@@ -100,9 +100,10 @@ pub struct BenchArgs {
     after_help = "Example (cron, hourly):\n  17 * * * *  midgame run --config /etc/midgame/midgame.toml >> /var/log/midgame/run.log 2>&1\n\nThe last line on stdout is a key=value summary (status=ok|degraded|dry-run ...)."
 )]
 pub struct RunArgs {
-    /// midgame.toml with [lake], [[archive]] and optionally [output].
+    /// midgame.toml with [lake], [[archive]] and optionally [output] (default: the first
+    /// of ./midgame.toml, ~/.config/midgame/midgame.toml, /etc/midgame/midgame.toml).
     #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Show what would be ingested and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -116,7 +117,7 @@ pub struct RunArgs {
 pub struct BackfillArgs {
     /// midgame.toml with [lake] (and [output] for the changes).
     #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Re-evaluate alerts that end at or after this time (YYYY-MM-DD or RFC 3339).
     #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
     pub from: i64,

@@ -121,6 +121,22 @@ impl Default for RunConfig {
     }
 }
 
+/// The first config file of the usual places that exists.
+fn found() -> Option<PathBuf> {
+    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config"));
+    let xdg = (std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from))
+        .filter(|p| p.is_absolute())
+        .or_else(home);
+    [
+        Some(PathBuf::from("midgame.toml")),
+        xdg.map(|x| x.join("midgame/midgame.toml")),
+    ]
+    .into_iter()
+    .flatten()
+    .chain([PathBuf::from("/etc/midgame/midgame.toml")])
+    .find(|p| p.is_file())
+}
+
 impl Config {
     /// Read and check a config file.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
@@ -158,9 +174,30 @@ impl Config {
         midgame_detect::config::allow_entries(self.allowlist.as_ref()).map_err(anyhow::Error::msg)
     }
 
-    /// Read the config if one was given, else the defaults.
+    /// The config given, else the first of `./midgame.toml`,
+    /// `$XDG_CONFIG_HOME/midgame/midgame.toml` (`~/.config/...`) and
+    /// `/etc/midgame/midgame.toml` that exists, else the defaults; `-v` says which.
     pub(crate) fn load_opt(path: Option<&Path>) -> anyhow::Result<Self> {
-        path.map_or_else(|| Ok(Config::default()), Config::load)
+        match path.map(Path::to_path_buf).or_else(found) {
+            Some(p) => {
+                tracing::info!("config: {}", p.display());
+                Config::load(&p)
+            }
+            None => {
+                tracing::info!("config: none found, the defaults");
+                Ok(Config::default())
+            }
+        }
+    }
+
+    /// As [`Config::load_opt`], but a scheduled run needs a config.
+    pub(crate) fn load_required(path: Option<&Path>) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            path.is_some() || found().is_some(),
+            "no config: pass --config FILE, set MIDGAME_CONFIG, or write ./midgame.toml, \
+             ~/.config/midgame/midgame.toml or /etc/midgame/midgame.toml"
+        );
+        Self::load_opt(path)
     }
 
     /// The identity map the config describes (aliases CSV read and checked).

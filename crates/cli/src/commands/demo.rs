@@ -51,7 +51,11 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         }
     };
     let config_path = samples.join("midgame.toml");
-    let cfg = Config::load_opt(config_path.is_file().then_some(config_path.as_path()))?;
+    let cfg = if config_path.is_file() {
+        Config::load(&config_path)?
+    } else {
+        Config::default()
+    };
     let tmp = tempfile::Builder::new()
         .prefix("midgame-demo-")
         .tempdir()

@@ -134,7 +134,7 @@ impl SummaryLine {
 
 pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let cfg = Config::load(&a.config)?;
+    let cfg = Config::load_required(a.config.as_deref())?;
     let lake_dir = cfg.lake_path()?;
     let files = cfg.archive_files(printer)?;
     let mut options = cfg
@@ -377,7 +377,7 @@ fn dry_run(
 pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     anyhow::ensure!(a.from < a.to, "--from must be before --to");
-    let cfg = Config::load(&a.config)?;
+    let cfg = Config::load_required(a.config.as_deref())?;
     let lake_dir = cfg.lake_path()?;
     anyhow::ensure!(
         Layout::new(&lake_dir).is_lake(),
