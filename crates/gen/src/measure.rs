@@ -15,6 +15,52 @@ pub struct Cost {
     pub peak_rss: u64,
 }
 
+/// One measured phase of a benchmark and the work it did.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// What ran (`ingest`, a detection's id, ...).
+    pub name: String,
+    /// What it cost.
+    pub cost: Cost,
+    /// Events it covered.
+    pub events: u64,
+    /// Input bytes it read (0 when it read the lake).
+    pub bytes: u64,
+    /// Alerts it found, for a detection.
+    pub alerts: Option<usize>,
+}
+
+impl Phase {
+    /// Events per wall-clock second.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn events_per_s(&self) -> f64 {
+        self.events as f64 / self.cost.wall.max(1e-9)
+    }
+
+    /// Input MB (10^6 bytes) per wall-clock second, for a phase that read input.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn mb_per_s(&self) -> Option<f64> {
+        (self.bytes > 0).then(|| self.bytes as f64 / 1e6 / self.cost.wall.max(1e-9))
+    }
+
+    /// The phase as one object of the JSON report.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "phase": self.name,
+            "wall_s": (self.cost.wall * 1000.0).round() / 1000.0,
+            "cpu_s": (self.cost.cpu * 100.0).round() / 100.0,
+            "peak_rss_bytes": self.cost.peak_rss,
+            "events": self.events,
+            "events_per_s": self.events_per_s().round(),
+            "mb_per_s": self.mb_per_s().map(|m| (m * 10.0).round() / 10.0),
+            "alerts": self.alerts,
+        })
+    }
+}
+
 /// Run `f` and say what it cost.
 ///
 /// # Errors
@@ -99,5 +145,22 @@ mod tests {
         assert!(big.peak_rss >= 64 << 20, "64 MiB touched: {big:?}");
         let failed = measure(|| Err::<(), _>("no"));
         assert_eq!(failed.unwrap_err(), "no");
+        let p = Phase {
+            name: "ingest".into(),
+            cost: Cost {
+                wall: 2.0,
+                cpu: 3.0,
+                peak_rss: 1 << 20,
+            },
+            events: 1000,
+            bytes: 5_000_000,
+            alerts: None,
+        };
+        assert_eq!(p.to_json()["events_per_s"], 500.0);
+        assert_eq!(p.to_json()["mb_per_s"], 2.5);
+        assert_eq!(
+            Phase { bytes: 0, ..p }.to_json()["mb_per_s"],
+            serde_json::Value::Null
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use midgame_gen::measure::{Cost, measure};
+use midgame_gen::measure::{Phase, measure};
 use midgame_lake::{IngestOptions, Lake};
 use serde_json::json;
 
@@ -19,15 +19,6 @@ use crate::args::{BenchArgs, RawArg};
 use crate::printer::{Printer, thousands};
 
 const DAYS: u32 = 30;
-
-/// One measured phase.
-struct Phase {
-    name: String,
-    cost: Cost,
-    events: u64,
-    bytes: u64,
-    alerts: Option<usize>,
-}
 
 pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     if let Some(t) = a.threads {
@@ -175,21 +166,7 @@ fn report(phases: &[Phase], a: &BenchArgs, files: &[PathBuf]) -> anyhow::Result<
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-    let rows: Vec<serde_json::Value> = phases
-        .iter()
-        .map(|p| {
-            json!({
-                "phase": p.name,
-                "wall_s": (p.cost.wall * 1000.0).round() / 1000.0,
-                "cpu_s": (p.cost.cpu * 100.0).round() / 100.0,
-                "peak_rss_bytes": p.cost.peak_rss,
-                "events": p.events,
-                "events_per_s": (p.events as f64 / p.cost.wall.max(1e-9)).round(),
-                "mb_per_s": (p.bytes > 0).then(|| (p.bytes as f64 / 1e6 / p.cost.wall.max(1e-9) * 10.0).round() / 10.0),
-                "alerts": p.alerts,
-            })
-        })
-        .collect();
+    let rows: Vec<serde_json::Value> = phases.iter().map(Phase::to_json).collect();
     let doc = json!({
         "midgame": env!("CARGO_PKG_VERSION"),
         "threads": threads,
@@ -213,12 +190,8 @@ fn report(phases: &[Phase], a: &BenchArgs, files: &[PathBuf]) -> anyhow::Result<
                 p.cost.wall,
                 p.cost.cpu,
                 p.cost.peak_rss >> 20,
-                thousands((p.events as f64 / p.cost.wall.max(1e-9)) as u64),
-                if p.bytes > 0 {
-                    format!("{:.1}", p.bytes as f64 / 1e6 / p.cost.wall.max(1e-9))
-                } else {
-                    String::new()
-                },
+                thousands(p.events_per_s() as u64),
+                p.mb_per_s().map(|m| format!("{m:.1}")).unwrap_or_default(),
                 p.alerts.map(|n| n.to_string()).unwrap_or_default()
             )?;
         }

@@ -15,6 +15,7 @@ use std::time::Instant;
 use anyhow::Context;
 use midgame_detect::alert_table::{AlertTable, Change, Diff};
 use midgame_detect::delivery::{Delivered, deliver};
+use midgame_detect::output::KeyValues;
 use midgame_detect::output::table::incident_head;
 use midgame_lake::{FilePlan, IngestOptions, IngestSummary, Lake, Layout};
 use midgame_sources::{RawMode, SourceKind};
@@ -103,30 +104,18 @@ impl Config {
     }
 }
 
-/// `key=value` pairs for the summary line; values with spaces are quoted.
+/// The summary line: `midgame-run key=value ...` on stdout.
 #[derive(Default)]
-struct SummaryLine(Vec<(&'static str, String)>);
+struct SummaryLine(KeyValues);
 
 impl SummaryLine {
     fn add(&mut self, k: &'static str, v: impl ToString) {
-        self.0.push((k, v.to_string()));
+        self.0.add(k, v);
     }
 
     fn print(&self) -> anyhow::Result<()> {
-        let line = self
-            .0
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() || v.contains([' ', '"', '=']) {
-                    format!("{k}={v:?}")
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
         let mut out = std::io::stdout().lock();
-        writeln!(out, "midgame-run {line}")?;
+        writeln!(out, "midgame-run {}", self.0)?;
         out.flush()?;
         Ok(())
     }

@@ -337,6 +337,32 @@ pub fn incidents_batch(incidents: &[Incident]) -> Result<RecordBatch, OutputErro
     )?)
 }
 
+/// `key=value` pairs on one line, as log tooling (logfmt) reads them: a value that is
+/// empty or holds a space, a quote or `=` is quoted.
+#[derive(Debug, Default, Clone)]
+pub struct KeyValues(Vec<(&'static str, String)>);
+
+impl KeyValues {
+    /// Add a pair, after those already there.
+    pub fn add(&mut self, key: &'static str, value: impl ToString) {
+        self.0.push((key, value.to_string()));
+    }
+}
+
+impl std::fmt::Display for KeyValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            if v.is_empty() || v.contains([' ', '"', '=']) {
+                write!(f, "{sep}{k}={v:?}")?;
+            } else {
+                write!(f, "{sep}{k}={v}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `1234567` -> `1,234,567`: counts as people read them in status lines.
 #[must_use]
 pub fn thousands(n: u64) -> String {
@@ -386,6 +412,19 @@ pub fn summary_line(f: &Findings) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_values_quote_what_would_split_them() {
+        let mut kv = super::KeyValues::default();
+        kv.add("status", "ok");
+        kv.add("lake", "/var/lib/my lake");
+        kv.add("reason", "");
+        kv.add("n", 3);
+        assert_eq!(
+            kv.to_string(),
+            r#"status=ok lake="/var/lib/my lake" reason="" n=3"#
+        );
+    }
+
     #[test]
     fn thousands_separators() {
         assert_eq!(super::thousands(0), "0");
