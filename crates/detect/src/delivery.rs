@@ -36,8 +36,10 @@ pub struct WebhookConfig {
     /// Seconds before one attempt gives up.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
-    /// Attempts after the first, each after twice the previous wait.
-    #[serde(default = "default_retries")]
+    /// Attempts after the first, each after twice the previous wait (at most
+    /// [`MAX_RETRIES`], each wait at most [`MAX_BACKOFF`]: a run must end before the
+    /// next one is due).
+    #[serde(default = "default_retries", deserialize_with = "retries")]
     pub retries: u32,
     /// Wait before the first retry.
     #[serde(default = "default_backoff_ms")]
@@ -52,6 +54,22 @@ fn default_timeout() -> u64 {
 }
 fn default_retries() -> u32 {
     3
+}
+
+/// The most retries a webhook may ask for.
+pub const MAX_RETRIES: u32 = 10;
+
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+fn retries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    if n > MAX_RETRIES {
+        return Err(serde::de::Error::custom(format!(
+            "retries = {n}: at most {MAX_RETRIES} (the run holds its place until delivery ends)"
+        )));
+    }
+    Ok(n)
 }
 fn default_backoff_ms() -> u64 {
     1000
@@ -156,12 +174,12 @@ fn post(cfg: &WebhookConfig, key: &str, body: &[u8]) -> Result<(), String> {
         .user_agent(concat!("midgame/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
-    let mut wait = Duration::from_millis(cfg.backoff_ms);
+    let mut wait = Duration::from_millis(cfg.backoff_ms).min(MAX_BACKOFF);
     let mut last = String::new();
     for attempt in 0..=cfg.retries {
         if attempt > 0 {
             std::thread::sleep(wait);
-            wait = wait.saturating_mul(2);
+            wait = wait.saturating_mul(2).min(MAX_BACKOFF);
         }
         let mut req = agent
             .post(&cfg.url)
@@ -185,4 +203,22 @@ fn post(cfg: &WebhookConfig, key: &str, body: &[u8]) -> Result<(), String> {
         tracing::warn!(attempt, error = %last, "webhook attempt failed");
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_capped_so_a_run_ends_before_the_next() {
+        let ok: WebhookConfig =
+            serde_json::from_str(r#"{"url": "http://127.0.0.1:9/", "retries": 10}"#).unwrap();
+        assert_eq!(ok.retries, MAX_RETRIES);
+        let err = serde_json::from_str::<WebhookConfig>(
+            r#"{"url": "http://127.0.0.1:9/", "retries": 1000000}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("retries = 1000000: at most 10"), "{err}");
+    }
 }
