@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{ok, repo};
+use common::{copy_dir, ok, repo};
 
 /// A copy of the binary in `root/bin`, and a clean environment for it: its own HOME and
 /// cache, no colour, the current directory `root/work`.
@@ -27,19 +27,6 @@ fn installed(root: &Path) -> impl Fn(&[&str]) -> Command {
             .env("HOME", &home)
             .env("NO_COLOR", "1");
         c
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, dest).unwrap();
-        }
     }
 }
 

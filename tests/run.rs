@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray};
 
-use common::{bin, lake_batches, ok, read_parquet};
+use common::{bin, copy_dir, lake_batches, ok, read_parquet};
 
 /// The `key=value` pairs of the last stdout line.
 fn summary(out: &str) -> BTreeMap<String, String> {
@@ -372,19 +372,6 @@ fn steps(cfg: &Path) -> Vec<String> {
         .filter_map(|l| l.strip_prefix("crashpoint "))
         .map(|l| l.split_once(": ").unwrap().1.to_owned())
         .collect()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
 }
 
 #[test]
