@@ -13,13 +13,8 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 
 /// The built-in detections folder (`*.sql`, `tests/*.slt`), written out if needed.
 pub(crate) fn queries() -> anyhow::Result<PathBuf> {
-    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache"));
-    let dir = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(home)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("midgame")
+    let dir = crate::xdg_dir("XDG_CACHE_HOME", ".cache")
+        .unwrap_or_else(|| std::env::temp_dir().join("midgame"))
         .join(format!("queries-{EMBEDDED_HASH}"));
     ensure_written(QUERIES, &dir)?;
     Ok(dir)

@@ -121,20 +121,16 @@ impl Default for RunConfig {
     }
 }
 
-/// The first config file of the usual places that exists.
-fn found() -> Option<PathBuf> {
-    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config"));
-    let xdg = (std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from))
-        .filter(|p| p.is_absolute())
-        .or_else(home);
-    [
+/// The config given, else the first config file of the usual places that exists.
+fn locate(given: Option<&Path>) -> Option<PathBuf> {
+    let usual = [
         Some(PathBuf::from("midgame.toml")),
-        xdg.map(|x| x.join("midgame/midgame.toml")),
-    ]
-    .into_iter()
-    .flatten()
-    .chain([PathBuf::from("/etc/midgame/midgame.toml")])
-    .find(|p| p.is_file())
+        crate::xdg_dir("XDG_CONFIG_HOME", ".config").map(|d| d.join("midgame.toml")),
+        Some(PathBuf::from("/etc/midgame/midgame.toml")),
+    ];
+    given
+        .map(Path::to_path_buf)
+        .or_else(|| usual.into_iter().flatten().find(|p| p.is_file()))
 }
 
 impl Config {
@@ -178,11 +174,8 @@ impl Config {
     /// `$XDG_CONFIG_HOME/midgame/midgame.toml` (`~/.config/...`) and
     /// `/etc/midgame/midgame.toml` that exists, else the defaults; `-v` says which.
     pub(crate) fn load_opt(path: Option<&Path>) -> anyhow::Result<Self> {
-        match path.map(Path::to_path_buf).or_else(found) {
-            Some(p) => {
-                tracing::info!("config: {}", p.display());
-                Config::load(&p)
-            }
+        match locate(path) {
+            Some(p) => Self::load_found(&p),
             None => {
                 tracing::info!("config: none found, the defaults");
                 Ok(Config::default())
@@ -192,12 +185,16 @@ impl Config {
 
     /// As [`Config::load_opt`], but a scheduled run needs a config.
     pub(crate) fn load_required(path: Option<&Path>) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            path.is_some() || found().is_some(),
+        let p = locate(path).context(
             "no config: pass --config FILE, set MIDGAME_CONFIG, or write ./midgame.toml, \
-             ~/.config/midgame/midgame.toml or /etc/midgame/midgame.toml"
-        );
-        Self::load_opt(path)
+             ~/.config/midgame/midgame.toml or /etc/midgame/midgame.toml",
+        )?;
+        Self::load_found(&p)
+    }
+
+    fn load_found(p: &Path) -> anyhow::Result<Self> {
+        tracing::info!("config: {}", p.display());
+        Config::load(p)
     }
 
     /// The identity map the config describes (aliases CSV read and checked).

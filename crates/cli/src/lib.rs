@@ -118,6 +118,16 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// `$<var>/midgame` (an absolute path), else `~/<home_default>/midgame`: where the XDG
+/// base directories put a program's config, state and cache.
+pub(crate) fn xdg_dir(var: &str, home_default: &str) -> Option<PathBuf> {
+    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(home_default));
+    (std::env::var_os(var).map(PathBuf::from))
+        .filter(|p| p.is_absolute())
+        .or_else(home)
+        .map(|d| d.join("midgame"))
+}
+
 /// The built-in detections folder: embedded in the binary and written out to the user's
 /// cache (see [`builtin`]); never a `queries/` of the current directory.
 pub(crate) fn builtin_queries() -> anyhow::Result<PathBuf> {

@@ -39,13 +39,14 @@ const QUERIES: &[(&str, &str)] = &[
 
 pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     // The sample logs the binary carries, unless --samples names others.
-    let unpacked = tempfile::Builder::new()
-        .prefix("midgame-demo-logs-")
-        .tempdir()
-        .context("creating a folder for the sample logs")?;
+    let unpacked;
     let (samples, shown) = match &a.samples {
         Some(dir) => (dir.clone(), dir.display().to_string()),
         None => {
+            unpacked = tempfile::Builder::new()
+                .prefix("midgame-demo-logs-")
+                .tempdir()
+                .context("creating a folder for the sample logs")?;
             crate::builtin::write_sample_logs(unpacked.path())?;
             (unpacked.path().to_path_buf(), "the sample logs".to_owned())
         }

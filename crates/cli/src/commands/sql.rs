@@ -13,15 +13,10 @@ use crate::shell::{Input, Shell};
 /// Where the shell keeps its history: `$MIDGAME_HISTORY`, else
 /// `$XDG_STATE_HOME/midgame/history` (`~/.local/state/midgame/history`).
 fn history_file() -> Option<std::path::PathBuf> {
-    use std::path::PathBuf;
     if let Some(p) = std::env::var_os("MIDGAME_HISTORY") {
-        return Some(PathBuf::from(p));
+        return Some(p.into());
     }
-    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state"));
-    let state = (std::env::var_os("XDG_STATE_HOME").map(PathBuf::from))
-        .filter(|p| p.is_absolute())
-        .or_else(home)?;
-    let dir = state.join("midgame");
+    let dir = crate::xdg_dir("XDG_STATE_HOME", ".local/state")?;
     let _ = fs_err::create_dir_all(&dir);
     Some(dir.join("history"))
 }
