@@ -4,6 +4,9 @@
 -- stage: admin-access
 -- attack: T1098.003
 -- description: An IdP privilege grant or impersonation (Okta user/group privilege grant, session impersonation) or an admin-tool action granting a role, privilege or permission, by a user who made no such grant in the previous baseline_days: an intruder giving themselves or an accomplice lasting power. Routine grants by the usual administrators stay quiet after their first.
+-- tactic: Persistence
+-- runbook: Ask the granter, by phone and not by chat, whether they made this grant and why. If not: revoke the grant, end the granter's and grantee's sessions, reset the granter's password and MFA factors, and look for what the grantee did since (midgame sql: SELECT * FROM admin WHERE user = '<grantee>' ORDER BY time).
+-- false_positives: A new administrator's first routine grants; a migration script running under a person's account; break-glass access during an outage.
 -- param baseline_days: 30  a user who granted something this recently is a known administrator
 -- param learning_days: 7  no alert until a user has been seen this long
 WITH grants AS (

@@ -4,6 +4,9 @@
 -- stage: staging
 -- attack: T1074
 -- description: (1) A user's bytes or records exported or downloaded in one hour (admin exports and object reads, VPN bytes sent to the client) above both an absolute floor (min_bytes, min_records) and multiple times their own 95th percentile of an active hour over the baseline days before that day; (2) a user's day (UTC) above a daily floor (daily_min_bytes, daily_min_records) and daily_multiple times the user's biggest day in the daily_baseline_days before, when no hour of that day alerted already: staging spread over a working day at a few times the usual hourly rate; (3) a bulk or archive export (bulk_pattern) by a user who made none in baseline_days. A nightly scheduled export is its own baseline and stays quiet, as does a month-end export seen the month before and the doubled day of a nightly job whose UTC hour moves at a daylight-saving change. Users in their learning period are left out.
+-- tactic: Collection
+-- runbook: Look at what was exported (action, customer_id, records, bytes) and from which address and session; compare with the user's ticket or project. If unexplained: suspend the account's sessions, block the export path, preserve the exported files' audit trail, and scope which customers' data left.
+-- false_positives: Month-end or audit exports by finance and compliance; a data migration; a new report scheduled under a person's account; a support lead handling a large customer's request.
 -- param baseline_days: 30  the history a user is compared with
 -- param learning_days: 7  no alert until a user has been seen this long
 -- param min_bytes: 500000000  floor: an hour moving less never alerts

@@ -4,6 +4,9 @@
 -- stage: initial-access
 -- attack: T1078
 -- description: Two consecutive successful sign-ins of one user (any IdP or VPN) farther apart than anyone could travel in the time between them, after taking off the locations' accuracy radius where known. Sign-ins through allow-listed networks (corporate egress, VPN concentrators) say nothing about where the user is and are left out, and so are IdP sign-ins from a VPN egress: an address from which at least min_egress_users users signed in to the IdP while each had a VPN session open from another address. (An intruder's address, used by one account only, is never taken for the egress.)
+-- tactic: Initial Access
+-- runbook: Call the user: where are they, and was the second sign-in theirs? Check both addresses' networks (hosting provider, VPN, mobile carrier) and the devices. If it was not them: end all their sessions, reset their password and MFA factors, and follow the intruder's address through the lake (auth and admin rows with that src_ip).
+-- false_positives: A corporate VPN or proxy egress not yet in the allow-list; a mobile carrier or satellite link located far from the user; a shared account; GeoIP errors on newly reassigned address blocks.
 -- param max_speed_kmh: 1000  faster than this is not a flight
 -- param min_distance_km: 500  closer than this is geolocation noise (mobile carriers, ISP hubs)
 -- param vpn_session_hours: 24  a VPN connect with no disconnect counts as open this long

@@ -4,6 +4,9 @@
 -- stage: initial-access
 -- attack: T1098.005
 -- description: A new MFA factor activated within window_hours after the same user signed in from a device unused in baseline_days, or after the user's factors were reset or removed: how an intruder with phished credentials makes their access last. Users in their learning period (enrolling on day one) are left out.
+-- tactic: Persistence
+-- runbook: Ask the user whether they enrolled this factor (which phone, which app) and whether they signed in from the new device. If not: remove the factor, end their sessions, reset the password, and check what the new device did after the enrolment.
+-- false_positives: A user who got a new phone and re-enrolled after an IT-approved factor reset; a help-desk reset followed by enrolment the same day.
 -- param window_hours: 4  how long after the new device or reset an enrolment counts
 -- param baseline_days: 30  a device unused this long is new
 -- param learning_days: 7  no alert until a user has been seen this long

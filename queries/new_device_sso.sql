@@ -4,6 +4,9 @@
 -- stage: initial-access
 -- attack: T1078.004
 -- description: A successful sign-in or SSO from a device (fingerprint, else OS / browser family) the user has not used in baseline_days, after their learning period. A new device alone is routine (a new laptop) and only alerts with bare_new_device = 1; it alerts when the device also brings a country or network (ASN) new to the user (medium), or is followed within mfa_window_minutes by an MFA factor enrolment or reset (high; both: high).
+-- tactic: Initial Access
+-- runbook: Check the device (OS, browser, fingerprint) and its network against the user's usual ones shown in the evidence; ask the user whether they have a new laptop or phone. If not theirs: end the device's sessions, reset the password and factors, and look at every app it reached.
+-- false_positives: A new or re-imaged laptop; a browser update that changes the fingerprint; travel with a new phone.
 -- param baseline_days: 30  a device unused this long is new again
 -- param learning_days: 7  no alert until a user has been seen this long
 -- param mfa_window_minutes: 60  an MFA enrolment or reset this soon after the new device raises severity

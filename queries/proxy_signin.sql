@@ -4,6 +4,9 @@
 -- stage: initial-access
 -- attack: T1090.003
 -- description: Successful sign-ins, SSOs or MFA verifications of a user from an address the IdP flags as a proxy (Okta isProxy) or whose network (AS organisation) matches anonymiser_pattern (Tor, commercial VPNs); allow-listed networks are left out. One alert per user, address and day.
+-- tactic: Command and Control
+-- runbook: Look at the address's network: commercial VPN, Tor, hosting provider? Ask the user whether they use a privacy VPN. If not theirs: end the sessions from that address, reset credentials, and search the lake for other users from the same address.
+-- false_positives: Employees using a personal privacy VPN or iCloud Private Relay; a security team's own testing from a VPN.
 -- param anonymiser_pattern: '(?i)(\btor\b|tor exit|mullvad|nordvpn|expressvpn|private internet access|surfshark|protonvpn|ipvanish|cyberghost|windscribe|hide\.me|m247|datacamp)'  AS organisations of anonymising networks (a regular expression)
 WITH hits AS (
     SELECT a.user, a.time, a.time_ms, a.src_ip, a.geo_city, a.geo_country, a.asn, a.as_org, a.is_proxy, a.activity,

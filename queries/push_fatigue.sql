@@ -4,6 +4,9 @@
 -- stage: initial-access
 -- attack: T1621
 -- description: A successful MFA verification preceded, since the user's previous successful verification and within window_minutes, by at least min_denied denied pushes or at least min_pushes pushes sent (the unanswered ones re-sent): someone with the password pressing the user until they approve.
+-- tactic: Credential Access
+-- runbook: Ask the user whether they approved the push on purpose. If not: the password is known to someone else. Reset it, end the sessions the approval opened, switch the user to number matching or a phishing-resistant factor, and check the approving session's address and device.
+-- false_positives: A user whose phone was offline and who retried several times; a flaky Okta Verify install re-sending pushes.
 -- param window_minutes: 30  how far back pushes count
 -- param min_pushes: 3  pushes sent before the success (a normal sign-in sends one)
 -- param min_denied: 2  pushes the user denied before the success

@@ -4,6 +4,9 @@
 -- stage: initial-access
 -- attack: T1550.004
 -- description: Consecutive events of one IdP session (Okta externalSessionId) from different addresses and different user agents: a stolen session cookie replayed elsewhere. A phone changing networks keeps its user agent and does not alert.
+-- tactic: Defense Evasion
+-- runbook: Compare the two addresses and browsers of the session: is the second one the user's? If not, the session cookie was stolen (phishing proxy, malware): revoke all of the user's sessions, reset the password and factors, and look at what the second browser did in the session.
+-- false_positives: A user switching between two browsers that share a session through a password manager; a corporate proxy that rewrites user agents.
 WITH moved AS (
     -- Only sessions seen from two addresses and two user agents can alert: find them with
     -- one aggregation, and order only their events.

@@ -4,6 +4,9 @@
 -- stage: admin-access
 -- attack: T1078
 -- description: Three findings over the admin table (and Okta admin-console access): (1) a user with no admin activity in baseline_days uses an admin tool; (2) distinct customers (else targets) touched in one hour above both min_targets_per_hour and multiple times the user's own 95th percentile of an active hour over the baseline days before that day; (3) admin actions from an address the user never signed in from before. Users in their learning period are left out.
+-- tactic: Privilege Escalation
+-- runbook: Look at which customers or targets were touched and from where; ask the user and their manager whether the work was assigned. If not: suspend the admin-tool session, list every customer record read (the evidence's file:line and the admin table), and start customer notification scoping.
+-- false_positives: A new support hire's first week; an incident or audit that needs many customers looked up; an admin working from home for the first time.
 -- param baseline_days: 30  the history a user is compared with
 -- param learning_days: 7  no alert until a user has been seen this long
 -- param min_targets_per_hour: 40  cold-start floor: an hour with fewer never alerts

@@ -138,6 +138,7 @@ fn replay(out_dir: &Path) -> BTreeMap<String, String> {
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
     files.sort();
+    files.retain(|f| f.extension().is_some_and(|e| e == "ndjson"));
     let mut held: BTreeMap<String, String> = BTreeMap::new();
     for f in files {
         for line in std::fs::read_to_string(&f).unwrap().lines() {
@@ -474,6 +475,120 @@ fn a_run_killed_at_any_step_is_completed_exactly_by_the_next() {
         run(&dir.join("midgame.toml"));
         check(&dir, &format!("SIGKILL after {ms} ms"));
     }
+}
+
+/// The names of the files in a folder, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_run_writes_its_report_beside_its_changes_and_a_kill_loses_neither() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("archive");
+    let files = archive(&src);
+    let base = tmp.path().join("base");
+    let queries = base.join("queries");
+    std::fs::create_dir_all(&queries).unwrap();
+    for q in ["new_device_sso.sql", "data_staging.sql"] {
+        std::fs::copy(common::repo().join("queries").join(q), queries.join(q)).unwrap();
+    }
+    write_config_with(
+        &base,
+        "builtin = false\nqueries = [\"queries\"]",
+        "html = true",
+    );
+    for f in &files {
+        place(&src, f, &base, usize::MAX);
+    }
+    let reference = tmp.path().join("reference");
+    copy_dir(&base, &reference);
+    let names = steps(&reference.join("midgame.toml"));
+    let out = names_in(&reference.join("out"));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        out[0].ends_with(".html") && out[1].ends_with(".ndjson"),
+        "{out:?}"
+    );
+    assert_eq!(
+        out[0].trim_end_matches(".html"),
+        out[1].trim_end_matches(".ndjson")
+    );
+    let html = std::fs::read_to_string(reference.join("out").join(&out[0])).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("1 incident"),
+        "{html}"
+    );
+    // Each alert is marked with what the run did to it.
+    assert!(html.contains(">new</span>"));
+    let want = replay(&reference.join("out"));
+    assert!(!want.is_empty());
+    // Nothing left in the outbox once delivered; a second run writes no second report.
+    assert!(names_in(&reference.join("lake/alerts/outbox")).is_empty());
+    run(&reference.join("midgame.toml"));
+    assert_eq!(names_in(&reference.join("out")), out);
+
+    // Killed at each of the last steps (the report and changes into the outbox, the
+    // table, the report and changes into the output folder, the delivery): the next run
+    // delivers both, once.
+    assert!(
+        names.iter().any(|n| n == "output report written"),
+        "{names:?}"
+    );
+    let total = names.len();
+    for n in total - 9..=total {
+        let dir = tmp.path().join(format!("crash-{n}"));
+        copy_dir(&base, &dir);
+        let o = bin()
+            .env("MIDGAME_CRASH_AT", n.to_string())
+            .args(["run", "--config"])
+            .arg(dir.join("midgame.toml"))
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success(),
+            "step {n} ({}) was not reached",
+            names[n - 1]
+        );
+        run(&dir.join("midgame.toml"));
+        let got = names_in(&dir.join("out"));
+        assert_eq!(got.len(), 2, "killed at {n} ({}): {got:?}", names[n - 1]);
+        assert_eq!(
+            got[0].trim_end_matches(".html"),
+            got[1].trim_end_matches(".ndjson"),
+            "killed at {n} ({})",
+            names[n - 1]
+        );
+        assert_eq!(
+            replay(&dir.join("out")),
+            want,
+            "killed at {n} ({})",
+            names[n - 1]
+        );
+        assert!(names_in(&dir.join("lake/alerts/outbox")).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn a_report_without_an_output_folder_is_refused_when_the_config_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("midgame.toml");
+    std::fs::write(&cfg, "[lake]\npath = \"lake\"\n[output]\nhtml = true\n").unwrap();
+    let o = bin().args(["run", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("[output] html = true") && err.contains("no dir"),
+        "{err}"
+    );
 }
 
 /// A one-request-at-a-time HTTP server answering each POST with the next status.

@@ -34,6 +34,9 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Run the detections over the lake and write alerts.
     Detect(DetectArgs),
+    /// The findings as one HTML file: incidents with a timeline and a travel map, the
+    /// user's baseline beside the anomaly, every alert with its runbook, an overview.
+    Report(ReportArgs),
     /// Run SQL over the lake tables.
     Sql(SqlArgs),
     /// Generate realistic synthetic Okta System Log.
@@ -286,7 +289,8 @@ pub struct DetectArgs {
     pub to: Option<i64>,
     /// Output format. ndjson: incidents, alerts (and suppressed alerts) as objects with a
     /// `type`; csv and parquet: one row per alert, with incidents beside the output file
-    /// (NAME.incidents.csv|parquet); ocsf: OCSF 1.x Detection Finding (class 2004) objects.
+    /// (NAME.incidents.csv|parquet); ocsf: OCSF 1.x Detection Finding (class 2004) objects;
+    /// html: the incident report (as `midgame report`).
     #[arg(long, value_enum, default_value_t = AlertFormat::Table)]
     pub format: AlertFormat,
     /// Write to this file (never overwritten) instead of stdout.
@@ -295,6 +299,38 @@ pub struct DetectArgs {
     /// Also list the alerts the allow-list silenced, and which entry silenced each.
     #[arg(long)]
     pub explain_suppressed: bool,
+}
+
+/// `midgame report`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  midgame report --lake lake --config midgame.toml --output report.html\n  midgame report --lake lake --user alice@example.com --from 2022-08-01 --output alice.html"
+)]
+pub struct ReportArgs {
+    /// The lake directory.
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    pub lake: PathBuf,
+    /// midgame.toml: detection parameters, the allow-list, the incident window.
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
+    /// A folder of your own detections, beside the built-in ones (repeatable).
+    #[arg(long, value_name = "DIR", value_parser = existing_dir)]
+    pub queries: Vec<PathBuf>,
+    /// Leave the built-in detections out.
+    #[arg(long, requires = "queries")]
+    pub no_builtin: bool,
+    /// Only alerts that end at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
+    pub from: Option<i64>,
+    /// Only alerts that start before this time.
+    #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
+    pub to: Option<i64>,
+    /// Only this user's incidents and alerts.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Write the report to this file (never overwritten) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Output formats of `midgame detect`.
@@ -311,6 +347,8 @@ pub enum AlertFormat {
     Parquet,
     /// OCSF Detection Finding (2004) objects, one per line.
     Ocsf,
+    /// The incident report: one self-contained HTML file (as `midgame report`).
+    Html,
 }
 
 /// Minutes east of UTC of `UTC`, `Z`, `+02:00`, `-0500`, `+2`.
@@ -390,6 +428,10 @@ pub struct DemoArgs {
     /// repository's sample-logs/), with their midgame.toml if they have one.
     #[arg(long, value_name = "DIR")]
     pub samples: Option<PathBuf>,
+    /// Write the incident report here (never overwritten; default: a new file in the
+    /// temporary folder, whose path the demo prints last).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 fn existing_file(s: &str) -> Result<PathBuf, String> {
@@ -429,6 +471,8 @@ impl From<AlertFormat> for midgame_detect::output::FindingsFormat {
             AlertFormat::Csv => Self::Csv,
             AlertFormat::Parquet => Self::Parquet,
             AlertFormat::Ocsf => Self::Ocsf,
+            // The report is made by the command, not the findings writer.
+            AlertFormat::Html => Self::Table,
         }
     }
 }

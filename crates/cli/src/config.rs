@@ -145,6 +145,11 @@ impl Config {
             )
         })?;
         cfg.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        anyhow::ensure!(
+            !cfg.output.html || cfg.output.dir.is_some(),
+            "{}: [output] html = true writes each run's report into [output] dir, and there is no dir = \"...\"",
+            path.display()
+        );
         Ok(cfg)
     }
 

@@ -17,7 +17,7 @@ use clap::Parser;
 
 pub use args::Cli;
 use args::Command;
-use commands::{bench, check, compact, demo, detect, r#gen, ingest, run as run_cmd, sql};
+use commands::{bench, check, compact, demo, detect, r#gen, ingest, report, run as run_cmd, sql};
 pub use printer::Printer;
 
 /// Exit code of a run that found bad input under `--strict` or failed on a file.
@@ -53,6 +53,7 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
     match command {
         Command::Ingest(a) => ingest::run(&a, printer),
         Command::Detect(a) => detect::run(&a, printer),
+        Command::Report(a) => report::run(&a, printer),
         Command::Sql(a) => sql::run(&a, printer),
         Command::Gen(a) => r#gen::run(&a, printer),
         Command::Demo(a) => demo::run(&a, printer),

@@ -298,8 +298,10 @@ impl AlertTable {
                 .to_owned();
             let generation: Option<u64> =
                 name.split(['-', '.']).next().and_then(|g| g.parse().ok());
-            if name.ends_with(".sent") {
-                // A delivery marker: kept while its batch is.
+            let committed = generation.is_some_and(|g| g <= self.generation);
+            if name.ends_with(".sent") || (name.ends_with(".html") && committed) {
+                // A delivery marker, or a committed batch's report: kept while its
+                // batch is.
                 if !p.with_extension("ndjson").exists() {
                     fs_err::remove_file(&p).map_err(io(&p))?;
                 }
@@ -452,6 +454,24 @@ impl AlertTable {
         stamp: &str,
         detected_seq: Option<u64>,
     ) -> Result<(), AlertTableError> {
+        self.commit_with_report(lake, diff, prev_incidents, stamp, detected_seq, None)
+    }
+
+    /// [`AlertTable::commit`], with the run's HTML report beside its changes in the
+    /// outbox (`<generation>-<time>.html`, written before the `.ndjson`: a batch in the
+    /// outbox always has its report, and both are delivered or dropped together).
+    ///
+    /// # Errors
+    /// As [`AlertTable::commit`].
+    pub fn commit_with_report(
+        &mut self,
+        lake: &Lake,
+        diff: &Diff,
+        prev_incidents: &BTreeSet<String>,
+        stamp: &str,
+        detected_seq: Option<u64>,
+        report: Option<&str>,
+    ) -> Result<(), AlertTableError> {
         self.generation += 1;
         if !diff.alerts.is_empty() {
             let dir = lake.layout().outbox_dir();
@@ -461,6 +481,9 @@ impl AlertTable {
             })?;
             let body = diff.ndjson(prev_incidents).map_err(OutputError::Json)?;
             let path = dir.join(format!("{:010}-{stamp}.ndjson", self.generation));
+            if let Some(html) = report {
+                lake.publish(html.as_bytes(), &path.with_extension("html"))?;
+            }
             lake.publish(body.as_bytes(), &path)?;
         }
         if detected_seq.is_some() {

@@ -25,6 +25,10 @@ pub struct OutputConfig {
     pub dir: Option<PathBuf>,
     /// POST each run's changes here.
     pub webhook: Option<WebhookConfig>,
+    /// Also write each run's incident report (`midgame-<generation>-<time>.html`) beside
+    /// its NDJSON file in `dir`.
+    #[serde(default)]
+    pub html: bool,
 }
 
 /// `[output.webhook]`.
@@ -121,12 +125,13 @@ pub fn deliver(
             fs_err::create_dir_all(&dir).map_err(io(&dir))?;
             let dest = dir.join(format!("midgame-{name}"));
             if !dest.exists() {
-                let tmp = dir.join(format!(".midgame-{name}.tmp"));
-                fs_err::copy(&p, &tmp).map_err(io(&tmp))?;
-                fs_err::File::open(&tmp)
-                    .and_then(|f| f.sync_all())
-                    .map_err(io(&tmp))?;
-                fs_err::rename(&tmp, &dest).map_err(io(&dest))?;
+                // The batch's report first: once its NDJSON file is there, so is it.
+                let report = p.with_extension("html");
+                if report.exists() {
+                    copy_new(&report, &dest.with_extension("html"))?;
+                    midgame_lake::crashpoint("output report written");
+                }
+                copy_new(&p, &dest)?;
                 midgame_lake::crashpoint("output file written");
             }
         }
@@ -157,6 +162,7 @@ pub fn deliver(
         if sent {
             fs_err::remove_file(&p).map_err(io(&p))?;
             let _ = fs_err::remove_file(p.with_extension("sent"));
+            let _ = fs_err::remove_file(p.with_extension("html"));
             midgame_lake::crashpoint("outbox file delivered");
             d.delivered += 1;
         } else {
@@ -164,6 +170,19 @@ pub fn deliver(
         }
     }
     Ok(d)
+}
+
+/// Copy `from` to `to` through a temporary file beside it, synced, then renamed: a
+/// reader of the output folder never sees half a file.
+fn copy_new(from: &Path, to: &Path) -> Result<(), AlertTableError> {
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = to.with_file_name(format!(".{name}.tmp"));
+    fs_err::copy(from, &tmp).map_err(io(&tmp))?;
+    fs_err::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io(&tmp))?;
+    fs_err::rename(&tmp, to).map_err(io(to))?;
+    Ok(())
 }
 
 /// POST `body` with retries; `Err` says why the last attempt failed.

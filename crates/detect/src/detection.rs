@@ -8,12 +8,16 @@
 //! -- stage: initial-access
 //! -- attack: T1078
 //! -- description: Two successful sign-ins of one user too far apart for the time between them.
+//! -- tactic: Initial Access
+//! -- runbook: Call the user: where are they, and was the second sign-in theirs? ...
+//! -- false_positives: A corporate VPN egress not yet in the allow-list; ...
 //! -- param max_speed_kmh: 1000   fastest plausible travel
 //! -- param min_distance_km: 500  closer than this is geolocation noise
 //! SELECT ... WHERE speed_kmh > $max_speed_kmh ...
 //! ```
 //!
-//! Parameters are SQL placeholders (`$name`) bound to typed values: a threshold from
+//! `tactic`, `runbook` and `false_positives` are optional: the context the incident report
+//! puts beside each alert. Parameters are SQL placeholders (`$name`) bound to typed values: a threshold from
 //! `midgame.toml` never becomes SQL text.
 
 use std::collections::BTreeMap;
@@ -169,6 +173,12 @@ pub struct Detection {
     pub attack: String,
     /// What it finds.
     pub description: String,
+    /// MITRE ATT&CK tactic (`Initial Access`), when the header gives one.
+    pub tactic: Option<String>,
+    /// What the person on call checks and does, when the header gives it.
+    pub runbook: Option<String>,
+    /// What is known to look like this finding and is not an intrusion.
+    pub false_positives: Option<String>,
     /// Parameters and their defaults, by name.
     pub params: BTreeMap<String, Param>,
     /// The SQL (header included; it is comments).
@@ -176,6 +186,8 @@ pub struct Detection {
 }
 
 const REQUIRED: [&str; 6] = ["id", "title", "severity", "stage", "attack", "description"];
+/// Header fields a detection may leave out: the context an alert's reader gets.
+const OPTIONAL: [&str; 3] = ["tactic", "runbook", "false_positives"];
 
 impl Detection {
     /// Parse a detection from its text.
@@ -240,7 +252,7 @@ impl Detection {
             }
             if let Some((key, value)) = comment.split_once(':') {
                 let key = key.trim();
-                if let Some(k) = REQUIRED.iter().find(|k| **k == key)
+                if let Some(k) = REQUIRED.iter().chain(&OPTIONAL).find(|k| **k == key)
                     && fields
                         .insert(k, (line_no, value.trim().to_owned()))
                         .is_some()
@@ -256,6 +268,12 @@ impl Detection {
             }
         }
         let take = |k: &str| fields[k].1.clone();
+        let optional = |k: &str| {
+            fields
+                .get(k)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
         let (sev_line, sev) = &fields["severity"];
         let severity = Severity::parse(sev).ok_or_else(|| {
             err(
@@ -281,6 +299,9 @@ impl Detection {
             stage: take("stage"),
             attack: take("attack"),
             description: take("description"),
+            tactic: optional("tactic"),
+            runbook: optional("runbook"),
+            false_positives: optional("false_positives"),
             params,
             sql: text.to_owned(),
         })

@@ -81,30 +81,53 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
             summary.failed.len()
         );
     }
+    let report_path = match &a.report {
+        Some(p) => p.clone(),
+        None => std::env::temp_dir().join(format!(
+            "midgame-demo-report-{}-{}.html",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+            std::process::id()
+        )),
+    };
+    anyhow::ensure!(
+        !report_path.exists(),
+        "{}: exists: midgame never overwrites an output file",
+        report_path.display()
+    );
     let rt = crate::runtime()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let queries = crate::builtin_queries()?;
-    rt.block_on(async {
-        let ctx = midgame_detect::open_session(lake.root()).await?;
+    let detections = midgame_detect::Detection::load_dirs(std::slice::from_ref(&queries))?;
+    let page = rt.block_on(async {
+        let ctx = crate::open_session(lake.root(), &cfg).await?;
         let (title, sql) = QUERIES[0];
         show(&ctx, &mut out, title, sql).await?;
         writeln!(
             out,
             "\n== Detections (midgame detect --lake LAKE --config sample-logs/midgame.toml)\n"
         )?;
-        let findings = midgame_detect::run_detections(
-            &ctx,
-            std::slice::from_ref(&queries),
-            &cfg.run_options()?,
-        )
-        .await?;
-        output::write_findings(&mut out, &findings, FindingsFormat::Table)?;
+        // The report lists what the allow-list silenced; the table here does not.
+        let mut opts = cfg.run_options()?;
+        opts.explain_suppressed = true;
+        let findings =
+            midgame_detect::run_detections(&ctx, std::slice::from_ref(&queries), &opts).await?;
+        let shown = midgame_detect::Findings {
+            suppressed: Vec::new(),
+            ..findings.clone()
+        };
+        output::write_findings(&mut out, &shown, FindingsFormat::Table)?;
         for (title, sql) in &QUERIES[1..] {
             show(&ctx, &mut out, title, sql).await?;
         }
-        anyhow::Ok(())
+        crate::commands::report::html(&ctx, lake.root(), &findings, &detections, &opts, None).await
     })?;
+    midgame_report::write_new(&report_path, &page)?;
+    writeln!(
+        out,
+        "\n== The incident report (midgame report --lake LAKE --output FILE)\n{} (open it in a browser)",
+        report_path.display()
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use midgame_detect::output::{self, FindingsFormat};
 
-use crate::args::DetectArgs;
+use crate::args::{AlertFormat, DetectArgs};
 use crate::config::Config;
 use crate::printer::Printer;
 
@@ -21,6 +21,21 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     opts.explain_suppressed = a.explain_suppressed;
     opts.from_ms = a.from;
     opts.to_ms = a.to;
+    if a.format == AlertFormat::Html {
+        if let Some(out) = &a.output
+            && out.exists()
+        {
+            anyhow::bail!(
+                "{}: exists: midgame never overwrites an output file",
+                out.display()
+            );
+        }
+        let (findings, page) =
+            crate::commands::report::findings_and_page(&a.lake, &cfg, &queries, &opts, None)?;
+        crate::commands::report::emit(&page, a.output.as_deref())?;
+        printer.status(&output::summary_line(&findings));
+        return Ok(ExitCode::SUCCESS);
+    }
     let format = FindingsFormat::from(a.format);
     if format == FindingsFormat::Parquet && a.output.is_none() {
         anyhow::bail!("--format parquet writes a file: add --output PATH");

@@ -7,5 +7,6 @@ pub(crate) mod demo;
 pub(crate) mod detect;
 pub(crate) mod r#gen;
 pub(crate) mod ingest;
+pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sql;

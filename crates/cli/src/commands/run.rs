@@ -177,13 +177,21 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     };
     let prev_incidents = state.incident_ids();
     let now = chrono::Utc::now();
+    let mut report = None;
     if must_detect {
-        diff = detect_into(&cfg, &lake, &mut state, (window_from, None), now)?;
+        (diff, report) = detect_into(&cfg, &lake, &mut state, (window_from, None), now)?;
     }
     let last_seq = lake.last_seq();
     let advanced = state.detected_seq != Some(last_seq) && !entries.is_empty();
     if must_detect || advanced {
-        state.commit(&lake, &diff, &prev_incidents, &stamp(now), Some(last_seq))?;
+        state.commit_with_report(
+            &lake,
+            &diff,
+            &prev_incidents,
+            &stamp(now),
+            Some(last_seq),
+            report.as_deref(),
+        )?;
     }
     print_changes(&diff)?;
     let delivery = deliver_outbox(&cfg, &lake, &state, printer)?;
@@ -246,29 +254,61 @@ fn summary_end(mut line: SummaryLine, d: &Delivered, started: Instant) -> anyhow
 }
 
 /// Run every detection; keep the alerts of `window`; merge them into the table (which
-/// chains the incidents).
+/// chains the incidents). With `[output] html`, also the report of the changes.
 fn detect_into(
     cfg: &Config,
     lake: &Lake,
     state: &mut AlertTable,
     window: (Option<i64>, Option<i64>),
     now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<Diff> {
+) -> anyhow::Result<(Diff, Option<String>)> {
     let detections = midgame_detect::Detection::load_dirs(&cfg.run_queries()?)?;
     let mut opts = cfg.run_options()?;
     opts.from_ms = window.0;
     opts.to_ms = window.1;
-    let found = crate::runtime()?.block_on(async {
+    crate::runtime()?.block_on(async {
         let ctx = crate::open_session(lake.root(), cfg).await?;
-        anyhow::Ok(midgame_detect::find_alerts(&ctx, &detections, &opts).await?)
-    })?;
-    Ok(state.apply(
-        found.alerts,
-        window,
-        &midgame_detect::stages_of(&detections),
-        (opts.incident_window_ms, opts.incident_min_stages),
-        now.timestamp_millis(),
-    ))
+        let found = midgame_detect::find_alerts(&ctx, &detections, &opts).await?;
+        let diff = state.apply(
+            found.alerts,
+            window,
+            &midgame_detect::stages_of(&detections),
+            (opts.incident_window_ms, opts.incident_min_stages),
+            now.timestamp_millis(),
+        );
+        let report = if cfg.output.html && !diff.alerts.is_empty() {
+            Some(changes_report(&ctx, lake, &diff, &detections, &opts, now).await?)
+        } else {
+            None
+        };
+        anyhow::Ok((diff, report))
+    })
+}
+
+/// The report of one run's changes: the incidents they touch, the alerts new, changed
+/// and retracted (each marked so).
+async fn changes_report(
+    ctx: &midgame_detect::SessionContext,
+    lake: &Lake,
+    diff: &Diff,
+    detections: &[midgame_detect::Detection],
+    opts: &midgame_detect::RunOptions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    let findings = midgame_detect::Findings {
+        incidents: diff.incidents.clone(),
+        alerts: diff.alerts.iter().map(|(_, a)| a.clone()).collect(),
+        suppressed: Vec::new(),
+    };
+    let mut options = midgame_report::Options::new(lake.root());
+    options.title = format!("midgame run {}", stamp(now));
+    options.generated_ms = now.timestamp_millis();
+    options.changes = diff
+        .alerts
+        .iter()
+        .map(|(c, a)| (a.alert_id.clone(), c.name().to_owned()))
+        .collect();
+    crate::commands::report::html_with(ctx, &findings, detections, opts, options).await
 }
 
 /// The outbox file's time stamp.
@@ -379,8 +419,15 @@ pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<Ex
     state.recover_outbox(&lake)?;
     let prev_incidents = state.incident_ids();
     let now = chrono::Utc::now();
-    let diff = detect_into(&cfg, &lake, &mut state, (Some(a.from), Some(a.to)), now)?;
-    state.commit(&lake, &diff, &prev_incidents, &stamp(now), None)?;
+    let (diff, report) = detect_into(&cfg, &lake, &mut state, (Some(a.from), Some(a.to)), now)?;
+    state.commit_with_report(
+        &lake,
+        &diff,
+        &prev_incidents,
+        &stamp(now),
+        None,
+        report.as_deref(),
+    )?;
     print_changes(&diff)?;
     let delivery = deliver_outbox(&cfg, &lake, &state, printer)?;
     let mut line = SummaryLine::default();
