@@ -41,6 +41,9 @@ pub(crate) struct Config {
     /// `[output]`: where scheduled runs send new and changed alerts.
     #[serde(default)]
     pub output: OutputConfig,
+    /// `[limits]`: what one input file may cost.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Directory of the config file: relative paths in it are relative to this.
     #[serde(skip)]
     pub base: PathBuf,
@@ -64,6 +67,20 @@ pub(crate) struct GeoipConfig {
     pub database: PathBuf,
     /// Optionally, an ASN database (`.mmdb` or ip-location-db ASN CSV).
     pub asn: Option<PathBuf>,
+}
+
+/// `[limits]`: what one file may cost before it is quarantined or refused (each
+/// optional; the defaults suit real logs).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsConfig {
+    /// A longer record is quarantined by its line and length (default 16 MiB).
+    pub max_record_bytes: Option<usize>,
+    /// A compressed file that decompresses to more fails (default 256 GiB).
+    pub max_decompressed_bytes: Option<u64>,
+    /// A compressed file that decompresses to more times the bytes read fails, past its
+    /// first 64 MiB (default 250).
+    pub max_ratio: Option<u64>,
 }
 
 /// `[lake]`.
@@ -162,6 +179,17 @@ impl Config {
             &self.base.join(&g.database),
             g.asn.as_ref().map(|a| self.base.join(a)).as_deref(),
         )?))
+    }
+
+    /// `[limits]` over the defaults.
+    pub(crate) fn limits(&self) -> midgame_lake::Limits {
+        let d = midgame_lake::Limits::default();
+        let l = &self.limits;
+        midgame_lake::Limits {
+            max_record_bytes: l.max_record_bytes.unwrap_or(d.max_record_bytes),
+            max_decompressed_bytes: l.max_decompressed_bytes.unwrap_or(d.max_decompressed_bytes),
+            max_ratio: l.max_ratio.unwrap_or(d.max_ratio),
+        }
     }
 
     /// How detections run: parameters, the allow-list, the incident window.

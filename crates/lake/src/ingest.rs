@@ -44,6 +44,37 @@ pub struct IngestOptions {
     /// A plain file modified less than this long ago may still be being written: its
     /// unfinished last line waits for a later run. `None` reads every byte.
     pub settle: Option<std::time::Duration>,
+    /// What one file may cost: the longest record, the decompressed size and ratio.
+    pub limits: Limits,
+}
+
+/// What one file may cost, so that a hostile or broken file (a decompression bomb, a
+/// line that never ends) is refused or quarantined instead of taking the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A longer record is quarantined by its line and length, not read whole.
+    pub max_record_bytes: usize,
+    /// A compressed file that decompresses to more than this fails.
+    pub max_decompressed_bytes: u64,
+    /// A compressed file that decompresses to more than this many times the bytes read
+    /// fails (checked past the first [`Limits::RATIO_GRACE`] bytes: real logs compress
+    /// 5 to 50 times; a gzip bomb 1,000 times, a zstd one far more).
+    pub max_ratio: u64,
+}
+
+impl Limits {
+    /// Decompressed bytes before the ratio is checked: small files may compress well.
+    pub const RATIO_GRACE: u64 = 64 << 20;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: midgame_sources::DEFAULT_MAX_RECORD_BYTES,
+            max_decompressed_bytes: 256 << 30,
+            max_ratio: 250,
+        }
+    }
 }
 
 impl Default for IngestOptions {
@@ -59,6 +90,7 @@ impl Default for IngestOptions {
             geoip: None,
             admin_mapping: None,
             settle: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -122,12 +154,37 @@ impl FileReport {
 
 const BAD_SAMPLE: usize = 5;
 
+/// One quarantined record: where, why, and its original bytes: as `text` when they are
+/// UTF-8, else as `base64` (so nothing of the evidence is replaced); `length` when only
+/// the start of a record too long to hold is kept.
 #[derive(Serialize)]
 struct QuarantineLine<'a> {
     file: &'a str,
     line: u64,
     reason: &'a str,
-    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length: Option<u64>,
+}
+
+impl<'a> QuarantineLine<'a> {
+    fn of(file: &'a str, bad: &'a BadRecord) -> Self {
+        use base64::Engine as _;
+        let text = std::str::from_utf8(&bad.bytes).ok();
+        Self {
+            file,
+            line: bad.line,
+            reason: &bad.reason,
+            text,
+            base64: text
+                .is_none()
+                .then(|| base64::engine::general_purpose::STANDARD.encode(&bad.bytes)),
+            length: bad.is_cut().then_some(bad.length),
+        }
+    }
 }
 
 /// Quarantined records, streamed to a temporary file so a file full of garbage does not
@@ -146,12 +203,7 @@ impl Quarantine {
             self.out = Some(std::io::BufWriter::new(f));
         }
         let out = self.out.as_mut().expect("opened above");
-        let line = QuarantineLine {
-            file,
-            line: bad.line,
-            reason: &bad.reason,
-            text: &bad.text,
-        };
+        let line = QuarantineLine::of(file, &bad);
         serde_json::to_writer(&mut *out, &line).map_err(|e| io_err(&self.tmp)(e.into()))?;
         out.write_all(b"\n").map_err(io_err(&self.tmp))?;
         self.count += 1;
@@ -209,6 +261,36 @@ impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A decompressing reader that stops with an error past the decompressed size or ratio
+/// of [`Limits`]; `compressed` counts the bytes read from the file.
+struct Bounded<R> {
+    inner: R,
+    out: u64,
+    compressed: Arc<AtomicU64>,
+    limits: Limits,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out += n as u64;
+        let read = self.compressed.load(Ordering::Relaxed).max(1);
+        if self.out > self.limits.max_decompressed_bytes {
+            return Err(std::io::Error::other(format!(
+                "decompresses to more than {} bytes, the limit on a file ([limits] max_decompressed_bytes): refused",
+                self.limits.max_decompressed_bytes
+            )));
+        }
+        if self.out > Limits::RATIO_GRACE && self.out > read.saturating_mul(self.limits.max_ratio) {
+            return Err(std::io::Error::other(format!(
+                "decompresses to more than {} times its size ({read} bytes read gave {} bytes): refused as a decompression bomb ([limits] max_ratio)",
+                self.limits.max_ratio, self.out
+            )));
+        }
         Ok(n)
     }
 }
@@ -409,7 +491,13 @@ impl Lake {
                 inner: file,
                 count: Arc::clone(&read),
             };
-            decoded(BufReader::with_capacity(1 << 20, counting)).map_err(io_err(path))?
+            Box::new(Bounded {
+                inner: decoded(BufReader::with_capacity(1 << 20, counting))
+                    .map_err(io_err(path))?,
+                out: 0,
+                compressed: Arc::clone(&read),
+                limits: opts.limits,
+            })
         } else {
             file.seek(SeekFrom::Start(range.start))
                 .map_err(io_err(path))?;
@@ -442,11 +530,13 @@ impl Lake {
         };
         let group = rayon::current_num_threads().max(1);
         let chunk_bytes = opts.chunk_bytes;
+        let max_record = opts.limits.max_record_bytes;
 
         std::thread::scope(|scope| {
             let (tx, rx) = sync_channel::<std::io::Result<Chunk>>(group * 2);
             let reader_thread = scope.spawn(move || {
-                let mut framer = Framer::with_chunk_bytes(reader, chunk_bytes);
+                let mut framer =
+                    Framer::with_chunk_bytes(reader, chunk_bytes).max_record_bytes(max_record);
                 if first_line > 1 {
                     framer = framer.starting_at_line(first_line);
                 }
@@ -475,18 +565,28 @@ impl Lake {
                 if batch.is_empty() {
                     break;
                 }
+                // The format is recognised from the first chunk with records: one that
+                // holds only bad records (a line over the record limit) says nothing.
                 let kind = match report.source {
                     Some(k) => k,
-                    None => {
-                        let k = SourceKind::recognise(&batch[0]).ok_or_else(|| {
-                            LakeError::Unrecognised {
-                                path: path.to_path_buf(),
-                                tried: SourceKind::names(),
+                    None => match batch.iter().find(|c| !c.is_empty()) {
+                        Some(first) => {
+                            let k = SourceKind::recognise(first).ok_or_else(|| {
+                                LakeError::Unrecognised {
+                                    path: path.to_path_buf(),
+                                    tried: SourceKind::names(),
+                                }
+                            })?;
+                            report.source = Some(k);
+                            k
+                        }
+                        None => {
+                            for bad in batch.iter().flat_map(|c| c.bad().iter().cloned()) {
+                                quarantine.add(&file_name, bad)?;
                             }
-                        })?;
-                        report.source = Some(k);
-                        k
-                    }
+                            continue;
+                        }
+                    },
                 };
                 let parsed: Vec<Parsed> = batch
                     .par_iter()

@@ -43,7 +43,9 @@ mod writer;
 use std::path::{Path, PathBuf};
 
 pub use compact::Compaction;
-pub use ingest::{FileOutcome, FileReport, GlobMatches, IngestOptions, find_globs, find_inputs};
+pub use ingest::{
+    FileOutcome, FileReport, GlobMatches, IngestOptions, Limits, find_globs, find_inputs,
+};
 pub use layout::Layout;
 pub use manifest::ManifestEntry;
 pub use plan::{FilePlan, ManifestIndex};

@@ -7,9 +7,13 @@
 //!   array (`[{...},{...}]`, as Okta's API and console exports give them), concatenated
 //!   arrays (paged API output appended to one file) or pretty-printed objects.
 //!
-//! The mode is recognised from the first bytes. Records are handed out in [`Chunk`]s of a
-//! few MiB that own their bytes, so chunks can be parsed on other threads while the next
-//! one is read: memory is bounded by the chunk size, whatever the file size.
+//! The mode is recognised from the first bytes (at most [`DEFAULT_MAX_RECORD_BYTES`] of
+//! them). Records are handed out in [`Chunk`]s of a few MiB that own their bytes, so
+//! chunks can be parsed on other threads while the next one is read: memory is bounded by
+//! the chunk size and the longest record allowed, whatever the file holds. A record
+//! longer than that (a line that never ends, a JSON value that never closes) is not read
+//! whole: it becomes a bad record naming its line and length, with its first bytes, and
+//! framing goes on after it.
 
 use std::io::{self, Read};
 use std::ops::Range;
@@ -19,6 +23,11 @@ use crate::BadRecord;
 const BOM: &[u8] = b"\xef\xbb\xbf";
 /// Default size of a chunk's bytes.
 pub const DEFAULT_CHUNK_BYTES: usize = 4 << 20;
+/// Default longest record: 16 MiB (the largest real records, CloudTrail digests and
+/// Entra sign-ins with many policies, are a few hundred KiB).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
+/// Bytes of an oversize record kept for the quarantine.
+const OVERSIZE_KEPT: usize = 4096;
 
 /// How the stream is cut into records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +101,9 @@ pub struct Framer<R> {
     in_array: bool,
     started: bool,
     chunk_bytes: usize,
+    max_record: usize,
     total_bytes: u64,
+    peak_buffer: usize,
 }
 
 impl<R: Read> Framer<R> {
@@ -113,8 +124,24 @@ impl<R: Read> Framer<R> {
             in_array: false,
             started: false,
             chunk_bytes: chunk_bytes.max(1),
+            max_record: DEFAULT_MAX_RECORD_BYTES,
             total_bytes: 0,
+            peak_buffer: 0,
         }
+    }
+
+    /// Records longer than `bytes` are quarantined by their position and length instead
+    /// of being read whole.
+    #[must_use]
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record = bytes.max(1);
+        self
+    }
+
+    /// The most bytes held at once (for tests and benchmarks of bounded memory).
+    #[must_use]
+    pub fn peak_buffer(&self) -> usize {
+        self.peak_buffer
     }
 
     /// Continue a stream from the middle of a file: the reader starts at a record boundary
@@ -159,11 +186,105 @@ impl<R: Read> Framer<R> {
                 }
             };
             self.total_bytes += n as u64;
+            self.peak_buffer = self.peak_buffer.max(self.buf.len());
             if n < step {
                 self.eof = true;
             }
         }
         Ok(())
+    }
+
+    /// How many more bytes to ask for when the buffer holds no whole record: twice as
+    /// many, up to one past the longest record allowed.
+    fn grow(&self, want: usize) -> usize {
+        want.saturating_mul(2)
+            .min(self.max_record + 1)
+            .max(self.buf.len() + 1)
+    }
+
+    /// Records over the limit that arrived whole in one read are bad records too, kept
+    /// by their first bytes and length, so the limit does not depend on read sizes.
+    fn quarantine_oversize(&self, cut: &mut Cut) {
+        if cut.spans.iter().all(|s| s.range.len() <= self.max_record) {
+            return;
+        }
+        let what = match self.mode {
+            Some(FramingMode::Json) => "a JSON value",
+            _ => "a line",
+        };
+        cut.spans.retain(|s| {
+            if s.range.len() <= self.max_record {
+                return true;
+            }
+            let start = &self.buf[s.range.start..s.range.start + OVERSIZE_KEPT.min(s.range.len())];
+            cut.bad.push(BadRecord::cut(
+                s.line,
+                format!(
+                    "{what} of {} bytes, over the {} byte limit on a record: skipped (its first {} bytes kept)",
+                    s.range.len(),
+                    self.max_record,
+                    start.len()
+                ),
+                start,
+                s.range.len() as u64,
+            ));
+            false
+        });
+    }
+
+    /// The buffer starts with a record longer than the limit: read past it without
+    /// keeping it, and hand it out as a bad record with its first bytes and length.
+    fn skip_oversize(&mut self) -> io::Result<Chunk> {
+        let line = self.line;
+        let kept = self.buf[..self.buf.len().min(OVERSIZE_KEPT)].to_vec();
+        let mut skip = match self.mode {
+            Some(FramingMode::Json) => Skip::value(self.buf.first().copied()),
+            _ => Skip::Line,
+        };
+        let mut length: u64 = 0;
+        let mut newlines: u64 = 0;
+        loop {
+            match skip.feed(&self.buf) {
+                Some(end) => {
+                    newlines += count_newlines(&self.buf[..end]);
+                    // A line's length is without its terminator, as when it is whole.
+                    let terminator = usize::from(matches!(skip, Skip::Line));
+                    length += (end - terminator) as u64;
+                    self.buf.drain(..end);
+                    break;
+                }
+                None => {
+                    newlines += count_newlines(&self.buf);
+                    length += self.buf.len() as u64;
+                    self.buf.clear();
+                    if self.eof {
+                        break;
+                    }
+                    self.fill(OVERSIZE_STEP)?;
+                }
+            }
+        }
+        let unfinished = self.eof && self.buf.is_empty() && !skip.ended();
+        self.line = line + newlines;
+        let what = match self.mode {
+            Some(FramingMode::Json) if unfinished => "a JSON value that never ends",
+            Some(FramingMode::Json) => "a JSON value",
+            _ => "a line",
+        };
+        Ok(Chunk {
+            data: Vec::new(),
+            spans: Vec::new(),
+            bad: vec![BadRecord::cut(
+                line,
+                format!(
+                    "{what} of {length} bytes, over the {} byte limit on a record: skipped (its first {} bytes kept)",
+                    self.max_record,
+                    kept.len()
+                ),
+                &kept,
+                length,
+            )],
+        })
     }
 
     /// The next chunk of whole records, or `None` at the end of the stream.
@@ -187,22 +308,31 @@ impl<R: Read> Framer<R> {
             if self.mode.is_none() {
                 match recognise(&self.buf, self.eof) {
                     Some(mode) => self.mode = Some(mode),
+                    // Undecided after the longest record: one endless line (or blank
+                    // space), which the line framing quarantines.
+                    None if self.buf.len() > self.max_record => {
+                        self.mode = Some(FramingMode::Lines);
+                    }
                     None => {
-                        want = want.saturating_mul(2);
+                        want = self.grow(want);
                         continue;
                     }
                 }
             }
-            let cut = match self.mode {
+            let mut cut = match self.mode {
                 Some(FramingMode::Lines) => split_lines(&self.buf, self.eof, self.line),
                 _ => scan_json(&self.buf, self.eof, self.line, &mut self.in_array),
             };
+            self.quarantine_oversize(&mut cut);
             if cut.consumed == 0 {
                 if self.eof {
                     return Ok(None);
                 }
+                if self.buf.len() > self.max_record {
+                    return self.skip_oversize().map(Some);
+                }
                 // One record longer than the buffer: read more before cutting.
-                want = want.saturating_mul(2).max(self.buf.len() + 1);
+                want = self.grow(want);
                 continue;
             }
             let rest = self.buf[cut.consumed..].to_vec();
@@ -218,6 +348,89 @@ impl<R: Read> Framer<R> {
                 spans: cut.spans,
                 bad: cut.bad,
             }));
+        }
+    }
+}
+
+/// Bytes read at a time while skipping an oversize record.
+const OVERSIZE_STEP: usize = 1 << 20;
+
+fn count_newlines(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', b).count() as u64
+}
+
+/// Where an oversize record ends, found while reading past it a buffer at a time.
+#[derive(Debug, Clone, Copy)]
+enum Skip {
+    /// Up to and including the next newline.
+    Line,
+    /// A JSON object, array or string: up to its closing byte.
+    Value {
+        depth: usize,
+        in_str: bool,
+        esc: bool,
+        ended: bool,
+    },
+}
+
+impl Skip {
+    fn value(first: Option<u8>) -> Self {
+        match first {
+            Some(b'{' | b'[' | b'"') => Skip::Value {
+                depth: 0,
+                in_str: false,
+                esc: false,
+                ended: false,
+            },
+            // A bare scalar ends at the end of its line.
+            _ => Skip::Line,
+        }
+    }
+
+    fn ended(&self) -> bool {
+        matches!(self, Skip::Value { ended: true, .. })
+    }
+
+    /// Feed the next bytes; `Some(n)`: the record ends after `n` of them.
+    fn feed(&mut self, buf: &[u8]) -> Option<usize> {
+        match self {
+            Skip::Line => memchr::memchr(b'\n', buf).map(|p| p + 1),
+            Skip::Value {
+                depth,
+                in_str,
+                esc,
+                ended,
+            } => {
+                for (j, &b) in buf.iter().enumerate() {
+                    if *in_str {
+                        if *esc {
+                            *esc = false;
+                        } else if b == b'\\' {
+                            *esc = true;
+                        } else if b == b'"' {
+                            *in_str = false;
+                            if *depth == 0 {
+                                *ended = true;
+                                return Some(j + 1);
+                            }
+                        }
+                        continue;
+                    }
+                    match b {
+                        b'"' => *in_str = true,
+                        b'{' | b'[' => *depth += 1,
+                        b'}' | b']' => {
+                            *depth = depth.saturating_sub(1);
+                            if *depth == 0 {
+                                *ended = true;
+                                return Some(j + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                None
+            }
         }
     }
 }
@@ -513,6 +726,77 @@ mod tests {
         assert!(frame(b"\n\r\n  \n", 16).0.is_empty());
         assert!(frame(b"[]", 16).0.is_empty());
         assert!(frame(b"\xef\xbb\xbf", 16).0.is_empty());
+    }
+
+    /// Framing with a small record limit: every record, bad ones too, and the most
+    /// bytes held at once.
+    fn frame_limited(bytes: &[u8], max: usize) -> (Vec<(u64, String)>, Vec<BadRecord>, usize) {
+        let mut f = Framer::with_chunk_bytes(bytes, 64).max_record_bytes(max);
+        let (mut out, mut bad) = (Vec::new(), Vec::new());
+        while let Some(c) = f.next_chunk().unwrap() {
+            out.extend(
+                c.records()
+                    .map(|r| (r.line, String::from_utf8_lossy(r.text).into_owned())),
+            );
+            bad.extend(c.bad().iter().cloned());
+        }
+        (out, bad, f.peak_buffer())
+    }
+
+    /// One line without an end once made the framer read the whole file into memory
+    /// (a 600 MB line took 3.7 GB); now it is a bad record and the lines after it are read.
+    #[test]
+    fn an_endless_line_is_quarantined_by_its_length_and_the_rest_read() {
+        // Longer than one read (skipped as it streams by) and shorter (cut whole).
+        for len in [600_000, 100_000] {
+            let mut text = b"{\"a\":1}\n".to_vec();
+            text.extend(std::iter::repeat_n(b'x', len));
+            text.extend(b"\n{\"a\":2}\n");
+            let (recs, bad, peak) = frame_limited(&text, 1000);
+            assert_eq!(recs, vec![(1, "{\"a\":1}".into()), (3, "{\"a\":2}".into())]);
+            assert_eq!(bad.len(), 1);
+            assert_eq!((bad[0].line, bad[0].length), (2, len as u64));
+            assert!(bad[0].is_cut() && bad[0].bytes.iter().all(|b| *b == b'x'));
+            assert!(bad[0].reason.contains("over the 1000 byte limit"), "{}", bad[0].reason);
+            assert!(peak < 4 * 1000 + OVERSIZE_STEP, "held {peak} bytes");
+        }
+        // Without a newline at all, to the end of the file.
+        let (recs, bad, _) = frame_limited(&vec![0u8; 50_000], 1000);
+        assert!(recs.is_empty());
+        assert_eq!((bad.len(), bad[0].length), (1, 50_000));
+    }
+
+    /// 3 GiB of `{` once filled memory before the format was even decided; a JSON value
+    /// over the limit is skipped by scanning, and the next one is read.
+    #[test]
+    fn an_endless_json_value_is_quarantined_and_framing_goes_on() {
+        let mut text = b"[{\"a\":1},\n{\"big\":\"".to_vec();
+        text.extend(std::iter::repeat_n(b'y', 20_000));
+        text.extend(b"\\\"}\"},\n{\"a\":2}]\n");
+        let (recs, bad, _) = frame_limited(&text, 1000);
+        assert_eq!(recs, vec![(1, "{\"a\":1}".into()), (3, "{\"a\":2}".into())]);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].line, 2);
+        assert!(bad[0].reason.starts_with("a JSON value of 20013 bytes"), "{}", bad[0].reason);
+        // Inside an array: a value that never closes.
+        let mut text = b"[".to_vec();
+        text.extend(std::iter::repeat_n(b'{', 600_000));
+        let (recs, bad, peak) = frame_limited(&text, 1000);
+        assert!(recs.is_empty());
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].reason.contains("never ends"), "{}", bad[0].reason);
+        assert_eq!(bad[0].length, 600_000);
+        assert!(peak < 4 * 1000 + OVERSIZE_STEP, "held {peak} bytes");
+        // Alone, with no newline: the format is decided after the longest record, as
+        // one line.
+        let (recs, bad, peak) = frame_limited(&vec![b'{'; 600_000], 1000);
+        assert!(recs.is_empty());
+        assert_eq!((bad.len(), bad[0].length), (1, 600_000));
+        assert!(peak < 4 * 1000 + OVERSIZE_STEP, "held {peak} bytes");
+        // Blank space is no record, however long.
+        let (recs, _, peak) = frame_limited(&vec![b' '; 200_000], 1000);
+        assert!(recs.is_empty());
+        assert!(peak < 4 * 1000 + OVERSIZE_STEP, "held {peak} bytes");
     }
 
     #[test]

@@ -39,7 +39,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use arrow::array::RecordBatch;
-pub use framing::{Chunk, Framer, FramingMode, Record, framing_of};
+pub use framing::{
+    Chunk, DEFAULT_MAX_RECORD_BYTES, Framer, FramingMode, Record, framing_of,
+};
 use midgame_schema::{IdentityMap, Provenance};
 
 /// Whether the original record text is kept in the `raw` column.
@@ -110,8 +112,10 @@ pub struct BadRecord {
     pub line: u64,
     /// One line saying what is wrong.
     pub reason: String,
-    /// The record text (lossy UTF-8, at most [`BadRecord::MAX_TEXT`] bytes).
-    pub text: String,
+    /// The record's original bytes, exactly as read (at most [`BadRecord::MAX_TEXT`]).
+    pub bytes: Vec<u8>,
+    /// The record's whole length in bytes (more than `bytes` holds when it was cut).
+    pub length: u64,
 }
 
 impl BadRecord {
@@ -121,12 +125,32 @@ impl BadRecord {
     /// A bad record from its bytes.
     #[must_use]
     pub fn new(line: u64, reason: impl Into<String>, bytes: &[u8]) -> Self {
-        let cut = &bytes[..bytes.len().min(Self::MAX_TEXT)];
+        Self::cut(line, reason, bytes, bytes.len() as u64)
+    }
+
+    /// A bad record of `length` bytes of which `start` are the first (a record too long
+    /// to hold is quarantined by its position and length, not read whole).
+    #[must_use]
+    pub fn cut(line: u64, reason: impl Into<String>, start: &[u8], length: u64) -> Self {
         Self {
             line,
             reason: reason.into(),
-            text: String::from_utf8_lossy(cut).into_owned(),
+            bytes: start[..start.len().min(Self::MAX_TEXT)].to_vec(),
+            length,
         }
+    }
+
+    /// The bytes as text (invalid UTF-8 replaced: for people; the quarantine keeps the
+    /// bytes themselves).
+    #[must_use]
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+
+    /// Whether only the start of the record is held.
+    #[must_use]
+    pub fn is_cut(&self) -> bool {
+        (self.bytes.len() as u64) < self.length
     }
 }
 

@@ -46,7 +46,7 @@ fn connections_and_authentications_become_rows_and_the_rest_is_skipped() {
     assert_eq!(bad.len(), 1, "{bad:?}");
     assert!(
         bad[0]
-            .text
+            .text()
             .starts_with("Incorrect password supplied for LDAP DN")
     );
     assert_eq!(bad[0].reason, "no timestamp at the start of the line");

@@ -67,6 +67,7 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     ));
     let opts = IngestOptions {
         identities: cfg.identities()?,
+        limits: cfg.limits(),
         ..IngestOptions::default()
     };
     let summary = lake.ingest_paths(

@@ -38,6 +38,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         utc_offset_minutes: a.tz,
         geoip: geoip.map(std::sync::Arc::new),
         admin_mapping,
+        limits: cfg.limits(),
         ..IngestOptions::default()
     };
     let lake =

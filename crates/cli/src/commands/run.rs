@@ -88,6 +88,7 @@ impl Config {
             utc_offset_minutes,
             admin_mapping,
             settle: Some(std::time::Duration::from_secs(self.run.settle_seconds)),
+            limits: self.limits(),
             ..IngestOptions::default()
         })
     }
