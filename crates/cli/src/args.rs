@@ -379,7 +379,7 @@ pub(crate) fn utc_offset_minutes(s: &str) -> Result<i32, String> {
 }
 
 /// Epoch milliseconds of an RFC 3339 time or a `YYYY-MM-DD` date (UTC midnight).
-fn timestamp_ms(s: &str) -> Result<i64, String> {
+pub(crate) fn timestamp_ms(s: &str) -> Result<i64, String> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d
             .and_hms_opt(0, 0, 0)

@@ -81,6 +81,12 @@ pub(crate) struct LimitsConfig {
     /// A compressed file that decompresses to more times the bytes read fails, past its
     /// first 64 MiB (default 250).
     pub max_ratio: Option<u64>,
+    /// Events before this date (`YYYY-MM-DD` or RFC 3339) are quarantined (default
+    /// 1990-01-01).
+    pub earliest_time: Option<String>,
+    /// Events more than this many hours after their file's modification time are
+    /// quarantined (default 24).
+    pub max_future_hours: Option<u32>,
 }
 
 /// `[lake]`.
@@ -182,14 +188,23 @@ impl Config {
     }
 
     /// `[limits]` over the defaults.
-    pub(crate) fn limits(&self) -> midgame_lake::Limits {
+    pub(crate) fn limits(&self) -> anyhow::Result<midgame_lake::Limits> {
         let d = midgame_lake::Limits::default();
         let l = &self.limits;
-        midgame_lake::Limits {
+        let earliest_ms = match &l.earliest_time {
+            Some(t) => crate::args::timestamp_ms(t)
+                .map_err(|e| anyhow::anyhow!("[limits] earliest_time: {e}"))?,
+            None => d.earliest_ms,
+        };
+        Ok(midgame_lake::Limits {
             max_record_bytes: l.max_record_bytes.unwrap_or(d.max_record_bytes),
             max_decompressed_bytes: l.max_decompressed_bytes.unwrap_or(d.max_decompressed_bytes),
             max_ratio: l.max_ratio.unwrap_or(d.max_ratio),
-        }
+            earliest_ms,
+            max_future_ms: l
+                .max_future_hours
+                .map_or(d.max_future_ms, |h| i64::from(h) * 3_600_000),
+        })
     }
 
     /// How detections run: parameters, the allow-list, the incident window.

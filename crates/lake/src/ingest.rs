@@ -60,6 +60,12 @@ pub struct Limits {
     /// fails (checked past the first [`Limits::RATIO_GRACE`] bytes: real logs compress
     /// 5 to 50 times; a gzip bomb 1,000 times, a zstd one far more).
     pub max_ratio: u64,
+    /// Events before this time (ms) are quarantined.
+    pub earliest_ms: i64,
+    /// Events more than this long (ms) after the file's modification time (or now, when
+    /// later) are quarantined: a log cannot hold what had not happened when it was
+    /// written.
+    pub max_future_ms: i64,
 }
 
 impl Limits {
@@ -73,6 +79,8 @@ impl Default for Limits {
             max_record_bytes: midgame_sources::DEFAULT_MAX_RECORD_BYTES,
             max_decompressed_bytes: 256 << 30,
             max_ratio: 250,
+            earliest_ms: midgame_schema::Door::EARLIEST_MS,
+            max_future_ms: 24 * 3_600_000,
         }
     }
 }
@@ -136,6 +144,8 @@ pub struct FileReport {
     pub quarantined: u64,
     /// Records needed by no table.
     pub skipped: u64,
+    /// Invalid values stored as null (addresses, coordinates); `raw` keeps them.
+    pub nulled: u64,
     /// The first few bad records, for messages (all of them are in `_quarantine/`).
     pub bad_sample: Vec<BadRecord>,
     /// Bytes of an unfinished last line left for a later run.
@@ -339,6 +349,7 @@ impl Lake {
             admin_rows: 0,
             quarantined: 0,
             skipped: 0,
+            nulled: 0,
             bad_sample: Vec::new(),
             held: 0,
             time_range: None,
@@ -508,11 +519,21 @@ impl Lake {
         };
         let first_line = range.first_line;
         let file_name = path.display().to_string();
-        let modified = std::fs::metadata(path)
+        let mtime = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .ok()
-            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).date_naive());
+            .map(chrono::DateTime::<chrono::Utc>::from);
+        let modified = mtime.map(|t| t.date_naive());
         let reference_day = midgame_sources::time::date_in_path(path).or(modified);
+        // The latest plausible event: the file's modification time (a file copied or
+        // touched later only widens the window), plus the allowance.
+        let newest = mtime.map_or_else(chrono::Utc::now, |t| t.min(chrono::Utc::now()));
+        let door = midgame_schema::Door {
+            earliest_ms: opts.limits.earliest_ms,
+            latest_ms: newest
+                .timestamp_millis()
+                .saturating_add(opts.limits.max_future_ms),
+        };
         let parse_opts = ParseOptions {
             file: file_name.clone(),
             identities: opts.identities.clone(),
@@ -527,6 +548,7 @@ impl Lake {
             },
             utc_offset_minutes: opts.utc_offset_minutes,
             admin_mapping: opts.admin_mapping.clone(),
+            door,
         };
         let group = rayon::current_num_threads().max(1);
         let chunk_bytes = opts.chunk_bytes;
@@ -615,6 +637,7 @@ impl Lake {
                         writer.add(midgame_schema::ADMIN, b)?;
                     }
                     report.skipped += p.skipped;
+                    report.nulled += p.nulled;
                     for bad in p.bad {
                         quarantine.add(&file_name, bad)?;
                     }

@@ -31,6 +31,8 @@ pub struct IngestSummary {
     pub quarantined: u64,
     /// Records no table needs.
     pub skipped: u64,
+    /// Invalid values stored as null (addresses, coordinates).
+    pub nulled: u64,
     /// Bytes of the files on disk.
     pub bytes: u64,
     /// Wall time.
@@ -49,6 +51,7 @@ impl IngestSummary {
         self.admin_rows += o.admin_rows;
         self.quarantined += o.quarantined;
         self.skipped += o.skipped;
+        self.nulled += o.nulled;
         self.bytes += o.bytes;
         self.elapsed += o.elapsed;
     }
@@ -177,6 +180,7 @@ impl Lake {
                                 s.admin_rows += r.admin_rows;
                                 s.quarantined += r.quarantined;
                                 s.skipped += r.skipped;
+                                s.nulled += r.nulled;
                                 for bad in &r.bad_sample {
                                     observer.bad_record(f, bad);
                                 }

@@ -267,7 +267,11 @@ mod tests {
 
     #[test]
     fn rows_split_by_utc_day() {
-        let mut b = AuthBuilder::with_capacity(3);
+        // Times near the epoch: the door's window is not what is tested here.
+        let mut b = AuthBuilder::with_capacity(3).with_door(midgame_schema::Door {
+            earliest_ms: i64::MIN,
+            latest_ms: i64::MAX,
+        });
         for t in [86_400_000 - 1, 86_400_000, 10] {
             b.append(&AuthRow {
                 time_ms: t,
@@ -277,7 +281,8 @@ mod tests {
                     ..Default::default()
                 },
                 ..AuthRow::default()
-            });
+            })
+            .unwrap();
         }
         let parts = split_by_day(&b.finish()).unwrap();
         assert_eq!(
@@ -291,7 +296,11 @@ mod tests {
 
     #[test]
     fn sorted_by_user_then_time_with_nulls_last() {
-        let mut b = AuthBuilder::with_capacity(4);
+        // Times near the epoch: the door's window is not what is tested here.
+        let mut b = AuthBuilder::with_capacity(4).with_door(midgame_schema::Door {
+            earliest_ms: i64::MIN,
+            latest_ms: i64::MAX,
+        });
         for (user, t) in [(Some("b"), 1), (None, 0), (Some("a"), 5), (Some("a"), 2)] {
             b.append(&AuthRow {
                 time_ms: t,
@@ -302,7 +311,8 @@ mod tests {
                     ..Default::default()
                 },
                 ..AuthRow::default()
-            });
+            })
+            .unwrap();
         }
         let sorted = sort_by_user_time(&b.finish()).unwrap();
         let users = sorted.column_by_name("user").unwrap().as_string::<i32>();

@@ -60,6 +60,8 @@ pub struct AdminBuilder {
     line: Int64Builder,
     raw: StringBuilder,
     rows: usize,
+    door: crate::Door,
+    nulled: u64,
 }
 
 fn strings(rows: usize, bytes_per_row: usize) -> StringBuilder {
@@ -94,7 +96,22 @@ impl AdminBuilder {
             line: Int64Builder::with_capacity(rows),
             raw: strings(rows, 0),
             rows: 0,
+            door: crate::Door::default(),
+            nulled: 0,
         }
+    }
+
+    /// Check row times against `door` (see [`crate::Door`]).
+    #[must_use]
+    pub fn with_door(mut self, door: crate::Door) -> Self {
+        self.door = door;
+        self
+    }
+
+    /// Values stored as null because they were not valid (addresses that are not IP
+    /// addresses, coordinates off the globe) since the last call.
+    pub fn take_nulled(&mut self) -> u64 {
+        std::mem::take(&mut self.nulled)
     }
 
     /// Rows appended so far.
@@ -109,15 +126,21 @@ impl AdminBuilder {
         self.rows == 0
     }
 
-    /// Append one row.
-    pub fn append(&mut self, r: &AdminRow<'_>) {
+    /// Append one row, its values checked at the door: a time outside the window is
+    /// refused, an invalid address or coordinate is stored as null (and counted).
+    ///
+    /// # Errors
+    /// The row's time is outside the door's window; nothing is appended then.
+    pub fn append(&mut self, r: &AdminRow<'_>) -> Result<(), String> {
+        self.door.check_time(r.time_ms)?;
         self.time.append_value(r.time_ms);
         self.time_ms.append_value(r.time_ms);
         self.source.append_value(r.source);
         self.tool.append_option(r.tool);
         self.user.append_option(r.user);
         self.user_raw.append_option(r.user_raw);
-        self.src_ip.append_option(r.src_ip);
+        self.src_ip
+            .append_option(crate::door::address(r.src_ip, &mut self.nulled));
         self.geo_country.append_option(r.geo_country);
         self.asn.append_option(r.asn);
         self.session_id.append_option(r.session_id);
@@ -134,6 +157,7 @@ impl AdminBuilder {
         self.line.append_value(r.provenance.line);
         self.raw.append_option(r.provenance.raw);
         self.rows += 1;
+        Ok(())
     }
 
     /// The rows as a batch of [`admin_schema`]; the builder is left empty.
@@ -185,7 +209,8 @@ mod tests {
             records: Some(1200),
             outcome: "success",
             ..AdminRow::default()
-        });
+        })
+        .unwrap();
         let batch = b.finish();
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(batch.schema(), admin_schema());

@@ -96,6 +96,8 @@ pub struct AuthBuilder {
     line: Int64Builder,
     raw: StringBuilder,
     rows: usize,
+    door: crate::Door,
+    nulled: u64,
 }
 
 fn strings(rows: usize, bytes_per_row: usize) -> StringBuilder {
@@ -143,7 +145,22 @@ impl AuthBuilder {
             line: Int64Builder::with_capacity(rows),
             raw: strings(rows, 0),
             rows: 0,
+            door: crate::Door::default(),
+            nulled: 0,
         }
+    }
+
+    /// Check row times against `door` (see [`crate::Door`]).
+    #[must_use]
+    pub fn with_door(mut self, door: crate::Door) -> Self {
+        self.door = door;
+        self
+    }
+
+    /// Values stored as null because they were not valid (addresses that are not IP
+    /// addresses, coordinates off the globe) since the last call.
+    pub fn take_nulled(&mut self) -> u64 {
+        std::mem::take(&mut self.nulled)
     }
 
     /// Rows appended so far.
@@ -158,8 +175,13 @@ impl AuthBuilder {
         self.rows == 0
     }
 
-    /// Append one row.
-    pub fn append(&mut self, r: &AuthRow<'_>) {
+    /// Append one row, its values checked at the door: a time outside the window is
+    /// refused, an invalid address or coordinate is stored as null (and counted).
+    ///
+    /// # Errors
+    /// The row's time is outside the door's window; nothing is appended then.
+    pub fn append(&mut self, r: &AuthRow<'_>) -> Result<(), String> {
+        self.door.check_time(r.time_ms)?;
         self.time.append_value(r.time_ms);
         self.time_ms.append_value(r.time_ms);
         self.source.append_value(r.source);
@@ -171,10 +193,13 @@ impl AuthBuilder {
         self.status_detail.append_option(r.status_detail);
         self.user.append_option(r.user);
         self.user_raw.append_option(r.user_raw);
-        self.src_ip.append_option(r.src_ip);
-        self.geo_lat.append_option(r.geo_lat);
-        self.geo_lon.append_option(r.geo_lon);
-        self.geo_accuracy_km.append_option(r.geo_accuracy_km);
+        self.src_ip
+            .append_option(crate::door::address(r.src_ip, &mut self.nulled));
+        let (lat, lon) = crate::door::coordinates(r.geo_lat, r.geo_lon, &mut self.nulled);
+        self.geo_lat.append_option(lat);
+        self.geo_lon.append_option(lon);
+        self.geo_accuracy_km
+            .append_option(crate::door::distance(r.geo_accuracy_km, &mut self.nulled));
         self.geo_city.append_option(r.geo_city);
         self.geo_country.append_option(r.geo_country);
         self.asn.append_option(r.asn);
@@ -196,6 +221,7 @@ impl AuthBuilder {
         self.line.append_value(r.provenance.line);
         self.raw.append_option(r.provenance.raw);
         self.rows += 1;
+        Ok(())
     }
 
     /// The rows as a batch of [`auth_schema`]; the builder is left empty.

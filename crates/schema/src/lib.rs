@@ -9,7 +9,8 @@
 //! ```
 //! use midgame_schema::{auth_schema, AuthBuilder, AuthRow};
 //! let mut b = AuthBuilder::with_capacity(1);
-//! b.append(&AuthRow { time_ms: 1_659_607_953_000, source: "okta", user: Some("jdoe@example.com"), ..AuthRow::default() });
+//! b.append(&AuthRow { time_ms: 1_659_607_953_000, source: "okta", user: Some("jdoe@example.com"), ..AuthRow::default() })
+//!     .unwrap();
 //! let batch = b.finish();
 //! assert_eq!(batch.num_rows(), 1);
 //! assert_eq!(batch.schema(), auth_schema());
@@ -18,6 +19,7 @@
 
 mod admin;
 mod auth;
+mod door;
 mod findings;
 mod identity;
 mod table;
@@ -25,6 +27,7 @@ pub mod ua;
 
 pub use admin::{AdminBuilder, AdminRow};
 pub use auth::{AuthBuilder, AuthRow, auth_schema};
+pub use door::{Door, is_ip};
 pub use findings::{
     ALERT_COLUMNS, ALERT_LIFECYCLE_COLUMNS, ALERTS, INCIDENT_COLUMNS, INCIDENTS,
     alert_lifecycle_schema, alert_schema, incident_schema,

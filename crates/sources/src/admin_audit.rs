@@ -97,7 +97,7 @@ fn outcome(text: Option<&str>) -> &'static str {
 /// Parse every record of a chunk into `admin` rows.
 #[must_use]
 fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-    let mut builder = AdminBuilder::with_capacity(chunk.len());
+    let mut builder = opts.admin_builder(chunk.len());
     let mut bad = Vec::new();
     for rec in chunk.records() {
         if let Err(reason) = parse_record(rec.text, rec.line, opts, &mut builder) {
@@ -105,6 +105,7 @@ fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
         }
     }
     Parsed {
+        nulled: builder.take_nulled(),
         auth: None,
         admin: (!builder.is_empty()).then(|| builder.finish()),
         bad,
@@ -160,7 +161,7 @@ fn parse_record(
         outcome: outcome(a.outcome.value()),
         user_agent: a.user_agent.value(),
         provenance: opts.provenance(line, Some(text)),
-    });
+    })?;
     Ok(())
 }
 

@@ -292,7 +292,7 @@ fn parse_line(
         duration_s: (id == 113019).then(|| duration_s(body)).flatten(),
         provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
-    });
+    })?;
     Ok(true)
 }
 

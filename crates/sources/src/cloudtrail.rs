@@ -117,8 +117,8 @@ fn looks_like(text: &[u8]) -> bool {
 /// Parse every record of a chunk.
 #[must_use]
 fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
-    let mut admin = AdminBuilder::with_capacity(chunk.len());
-    let mut auth = AuthBuilder::with_capacity(0);
+    let mut admin = opts.admin_builder(chunk.len());
+    let mut auth = opts.auth_builder(0);
     let mut bad = Vec::new();
     let mut skipped = 0;
     for rec in chunk.records() {
@@ -128,6 +128,7 @@ fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
         }
     }
     Parsed {
+        nulled: auth.take_nulled() + admin.take_nulled(),
         auth: (!auth.is_empty()).then(|| auth.finish()),
         admin: (!admin.is_empty()).then(|| admin.finish()),
         bad,
@@ -271,7 +272,7 @@ fn add(
         user_agent: r.user_agent.value(),
         provenance,
         ..AdminRow::default()
-    });
+    })?;
     if name == "ConsoleLogin" {
         let result = r.response.as_ref().and_then(|x| x.console_login.value());
         let outcome = match result {
@@ -301,7 +302,7 @@ fn add(
             is_mfa: mfa.map(|m| m == "Yes"),
             provenance,
             ..AuthRow::default()
-        });
+        })?;
     }
     Ok(true)
 }

@@ -213,7 +213,7 @@ fn parse_record(
         behaviors: risk_text.as_deref(),
         provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
-    });
+    })?;
     Ok(true)
 }
 

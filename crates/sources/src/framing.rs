@@ -757,7 +757,11 @@ mod tests {
             assert_eq!(bad.len(), 1);
             assert_eq!((bad[0].line, bad[0].length), (2, len as u64));
             assert!(bad[0].is_cut() && bad[0].bytes.iter().all(|b| *b == b'x'));
-            assert!(bad[0].reason.contains("over the 1000 byte limit"), "{}", bad[0].reason);
+            assert!(
+                bad[0].reason.contains("over the 1000 byte limit"),
+                "{}",
+                bad[0].reason
+            );
             assert!(peak < 4 * 1000 + OVERSIZE_STEP, "held {peak} bytes");
         }
         // Without a newline at all, to the end of the file.
@@ -777,7 +781,11 @@ mod tests {
         assert_eq!(recs, vec![(1, "{\"a\":1}".into()), (3, "{\"a\":2}".into())]);
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].line, 2);
-        assert!(bad[0].reason.starts_with("a JSON value of 20013 bytes"), "{}", bad[0].reason);
+        assert!(
+            bad[0].reason.starts_with("a JSON value of 20013 bytes"),
+            "{}",
+            bad[0].reason
+        );
         // Inside an array: a value that never closes.
         let mut text = b"[".to_vec();
         text.extend(std::iter::repeat_n(b'{', 600_000));

@@ -150,7 +150,7 @@ fn parse_line(
             .filter(|d: &i64| *d > 0),
         provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
-    });
+    })?;
     Ok(true)
 }
 

@@ -39,9 +39,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use arrow::array::RecordBatch;
-pub use framing::{
-    Chunk, DEFAULT_MAX_RECORD_BYTES, Framer, FramingMode, Record, framing_of,
-};
+pub use framing::{Chunk, DEFAULT_MAX_RECORD_BYTES, Framer, FramingMode, Record, framing_of};
 use midgame_schema::{IdentityMap, Provenance};
 
 /// Whether the original record text is kept in the `raw` column.
@@ -73,6 +71,8 @@ pub struct ParseOptions {
     pub utc_offset_minutes: i32,
     /// How an admin tool's own audit JSON maps to `admin` (for `admin-audit`).
     pub admin_mapping: Option<std::sync::Arc<mapping::AdminMapping>>,
+    /// The window of event times accepted (a record outside it is quarantined).
+    pub door: midgame_schema::Door,
 }
 
 impl ParseOptions {
@@ -87,7 +87,20 @@ impl ParseOptions {
             reference_day: None,
             utc_offset_minutes: 0,
             admin_mapping: None,
+            door: midgame_schema::Door::default(),
         }
+    }
+
+    /// An `auth` builder for `rows` rows that checks times against [`ParseOptions::door`].
+    #[must_use]
+    pub fn auth_builder(&self, rows: usize) -> midgame_schema::AuthBuilder {
+        midgame_schema::AuthBuilder::with_capacity(rows).with_door(self.door)
+    }
+
+    /// An `admin` builder for `rows` rows that checks times against [`ParseOptions::door`].
+    #[must_use]
+    pub fn admin_builder(&self, rows: usize) -> midgame_schema::AdminBuilder {
+        midgame_schema::AdminBuilder::with_capacity(rows).with_door(self.door)
     }
 
     /// The provenance of a row made from the record at `line` whose text is `text`:
@@ -185,7 +198,7 @@ pub(crate) fn auth_rows(
     opts: &ParseOptions,
     row: impl Fn(&[u8], u64, &ParseOptions, &mut midgame_schema::AuthBuilder) -> Result<bool, String>,
 ) -> Parsed {
-    let mut builder = midgame_schema::AuthBuilder::with_capacity(chunk.len());
+    let mut builder = opts.auth_builder(chunk.len());
     let mut bad = Vec::new();
     let mut skipped = 0;
     for rec in chunk.records() {
@@ -196,6 +209,7 @@ pub(crate) fn auth_rows(
         }
     }
     Parsed {
+        nulled: builder.take_nulled(),
         auth: (!builder.is_empty()).then(|| builder.finish()),
         admin: None,
         bad,
@@ -214,6 +228,9 @@ pub struct Parsed {
     pub bad: Vec<BadRecord>,
     /// Records read but needed by no table (counted, not stored).
     pub skipped: u64,
+    /// Values stored as null because they were invalid (addresses that are not IP
+    /// addresses, coordinates off the globe); the record's `raw` keeps the original.
+    pub nulled: u64,
 }
 
 /// A log format midgame reads, implemented by each vendor's module: its name, how its

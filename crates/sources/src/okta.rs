@@ -270,7 +270,13 @@ fn parse_record(
         .ok_or_else(|| format!("`published` is not a timestamp: {published:?}"))?;
 
     let (class_uid, activity_id, activity) = classify(event_type);
-    let user_raw = ev.actor.as_ref().and_then(|a| a.alternate_id.value());
+    // Every System Log event has an actor object (a person, an app, or Okta itself): one
+    // missing, or given as a string, is a broken record, not a row with no user.
+    let actor = ev
+        .actor
+        .as_ref()
+        .ok_or("`actor` is missing or not an object")?;
+    let user_raw = actor.alternate_id.value();
     let user: Option<Cow<'_, str>> = user_raw.map(|u| opts.identities.normalise(u));
 
     let client = ev.client.as_ref();
@@ -357,7 +363,7 @@ fn parse_record(
         duration_s: None,
         provenance: opts.provenance(line, Some(text)),
     };
-    out.append(&row);
+    out.append(&row)?;
     Ok(())
 }
 

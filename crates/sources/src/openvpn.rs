@@ -217,7 +217,7 @@ fn parse_line(
         src_ip,
         provenance: opts.provenance(line, Some(text)),
         ..AuthRow::default()
-    });
+    })?;
     Ok(true)
 }
 

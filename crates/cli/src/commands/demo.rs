@@ -67,7 +67,7 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     ));
     let opts = IngestOptions {
         identities: cfg.identities()?,
-        limits: cfg.limits(),
+        limits: cfg.limits()?,
         ..IngestOptions::default()
     };
     let summary = lake.ingest_paths(

@@ -38,7 +38,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         utc_offset_minutes: a.tz,
         geoip: geoip.map(std::sync::Arc::new),
         admin_mapping,
-        limits: cfg.limits(),
+        limits: cfg.limits()?,
         ..IngestOptions::default()
     };
     let lake =
@@ -112,6 +112,12 @@ pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
         "  quarantined {:>12} records{q}",
         thousands(s.quarantined)
     ));
+    if s.nulled > 0 {
+        printer.status(&format!(
+            "  invalid     {:>12} values stored as null (addresses that are not IP addresses, places off the globe; raw keeps them)",
+            thousands(s.nulled)
+        ));
+    }
     #[allow(
         clippy::cast_precision_loss,
         clippy::cast_possible_truncation,

@@ -88,7 +88,7 @@ impl Config {
             utc_offset_minutes,
             admin_mapping,
             settle: Some(std::time::Duration::from_secs(self.run.settle_seconds)),
-            limits: self.limits(),
+            limits: self.limits()?,
             ..IngestOptions::default()
         })
     }
@@ -207,6 +207,7 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     line.add("files_failed", ingest.failed.len());
     line.add("events", ingest.rows());
     line.add("quarantined", ingest.quarantined);
+    line.add("invalid_values", ingest.nulled);
     line.add("held_bytes", ingest.held_bytes);
     line.add(
         "window_from",
