@@ -60,7 +60,10 @@ pub fn generated_lake(events: u64) -> PathBuf {
             raw: midgame_sources::RawMode::None,
             ..midgame_lake::IngestOptions::default()
         };
-        for f in midgame_lake::find_inputs(&[logs]).expect("listing the logs") {
+        for f in midgame_lake::find_inputs(&[logs])
+            .expect("listing the logs")
+            .files
+        {
             lake.ingest_file(&f, &opts, &|_| {}).expect("ingesting");
         }
         drop(lake);

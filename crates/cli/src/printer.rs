@@ -99,6 +99,10 @@ impl IngestObserver for IngestView<'_> {
     fn failed(&self, _file: &Path, error: &LakeError) {
         self.above_bar(&error.to_string());
     }
+
+    fn skipped(&self, path: &Path, why: &str) {
+        self.above_bar(&format!("{}: {why}", path.display()));
+    }
 }
 
 impl Drop for IngestView<'_> {

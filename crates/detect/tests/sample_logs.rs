@@ -18,7 +18,8 @@ async fn sample_lake(dir: &Path) -> SessionContext {
         repo().join("sample-logs/okta"),
         repo().join("sample-logs/admin"),
     ])
-    .unwrap();
+    .unwrap()
+    .files;
     for f in inputs {
         lake.ingest_file(&f, &IngestOptions::default(), &|_| {})
             .unwrap();
@@ -257,7 +258,8 @@ async fn findings_do_not_depend_on_file_order_partitions_or_batch_boundaries() {
         repo().join("sample-logs/okta"),
         repo().join("sample-logs/admin"),
     ])
-    .unwrap();
+    .unwrap()
+    .files;
     let reference = findings(&options()).await;
     // (seed for the file order, ingest buffer, partitions, batch size)
     for (seed, buffer, partitions, batch) in [(1_u64, 64 << 10, 1, 1000), (7, 1 << 20, 3, 100)] {

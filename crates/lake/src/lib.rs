@@ -38,18 +38,18 @@ mod lock;
 mod manifest;
 mod plan;
 mod pool;
+mod walk;
 mod writer;
 
 use std::path::{Path, PathBuf};
 
 pub use compact::Compaction;
-pub use ingest::{
-    FileOutcome, FileReport, GlobMatches, IngestOptions, Limits, find_globs, find_inputs,
-};
+pub use ingest::{FileOutcome, FileReport, IngestOptions, Limits};
 pub use layout::Layout;
 pub use manifest::ManifestEntry;
 pub use plan::{FilePlan, ManifestIndex};
 pub use pool::{IngestObserver, IngestSummary, Silent};
+pub use walk::{Found, GlobMatches, find_globs, find_inputs};
 
 /// What went wrong, with the path it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -80,6 +80,9 @@ pub trait IngestObserver: Sync {
     fn bad_record(&self, _file: &Path, _bad: &BadRecord) {}
     /// A file that could not be ingested; the others go on.
     fn failed(&self, _file: &Path, _error: &LakeError) {}
+    /// A path passed over while looking for files (not a regular file, a folder reached
+    /// again through a link), and why.
+    fn skipped(&self, _path: &Path, _why: &str) {}
 }
 
 /// An observer that hears nothing.
@@ -89,11 +92,11 @@ pub struct Silent;
 impl IngestObserver for Silent {}
 
 impl Lake {
-    /// Ingest every file under `paths` (see [`find_inputs`]); a file that fails is
-    /// reported and the run goes on.
+    /// Ingest every file under `paths` (see [`find_inputs`]); a file or folder that
+    /// fails is reported and counted, and the run goes on.
     ///
     /// # Errors
-    /// A path does not exist, a folder cannot be listed or holds no log file, or the
+    /// A path does not exist, the paths hold no log file (and nothing failed), or the
     /// manifest cannot be read.
     pub fn ingest_paths(
         &self,
@@ -101,8 +104,11 @@ impl Lake {
         opts: &IngestOptions,
         observer: &dyn IngestObserver,
     ) -> Result<IngestSummary, LakeError> {
-        let files = find_inputs(paths)?;
-        if files.is_empty() {
+        let found = find_inputs(paths)?;
+        for (p, why) in &found.skipped {
+            observer.skipped(p, why);
+        }
+        if found.files.is_empty() && found.failed.is_empty() {
             return Err(LakeError::NoInputs {
                 paths: paths
                     .iter()
@@ -111,7 +117,16 @@ impl Lake {
                     .join(", "),
             });
         }
-        self.ingest_files(&files, opts, observer)
+        let mut summary = if found.files.is_empty() {
+            IngestSummary::default()
+        } else {
+            self.ingest_files(&found.files, opts, observer)?
+        };
+        for (p, e) in &found.failed {
+            observer.failed(p, e);
+            summary.failed.push(p.display().to_string());
+        }
+        Ok(summary)
     }
 
     /// Ingest what of each file is new; a file that fails is reported to `observer`,

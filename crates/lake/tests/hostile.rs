@@ -14,8 +14,10 @@ fn okta_line(n: usize) -> String {
             .join("../sources/tests/fixtures/okta/panther/rule-tests.ndjson"),
     )
     .unwrap();
+    // Distinct lines: the fixture repeats some events.
+    let mut seen = std::collections::HashSet::new();
     text.lines()
-        .filter(|l| l.contains("user.session.start"))
+        .filter(|l| l.contains("user.session.start") && seen.insert(*l))
         .nth(n)
         .unwrap()
         .to_owned()
@@ -309,4 +311,67 @@ fn invalid_values_are_null_with_the_original_in_raw_and_a_broken_actor_is_quaran
     assert!(ips[1].3.contains("DROP TABLE"));
     assert!(!ips[2].2, "latitude 1e308 is not stored");
     assert!(ips[3].1.is_some(), "the good row keeps its address");
+}
+
+/// A folder with two log files, a link back to its parent (`d/sub/up -> ..`), a FIFO and
+/// a socket-free device-free rest.
+fn loop_tree(root: &Path) -> PathBuf {
+    let d = root.join("d");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::write(d.join("a.ndjson"), okta_line(0) + "\n").unwrap();
+    std::fs::write(d.join("sub/b.ndjson"), okta_line(1) + "\n").unwrap();
+    std::os::unix::fs::symlink("..", d.join("sub/up")).unwrap();
+    let fifo = d.join("sub/pipe.log");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo");
+    d
+}
+
+/// A symlink loop (`ln -s .. d/sub/up`) once made the walk go on for ever (each file
+/// visited about 40 times before the names got too long) and a FIFO blocked ingest for
+/// ever; now each folder is walked once and the FIFO is passed over with a warning.
+#[test]
+fn a_symlink_loop_ends_and_a_fifo_is_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = loop_tree(dir.path());
+    let found = midgame_lake::find_inputs(std::slice::from_ref(&d)).unwrap();
+    assert_eq!(found.files, [d.join("a.ndjson"), d.join("sub/b.ndjson")]);
+    let why: Vec<String> = found
+        .skipped
+        .iter()
+        .map(|(p, w)| format!("{}: {w}", p.display()))
+        .collect();
+    assert!(
+        why.iter()
+            .any(|w| w.contains("pipe.log: not a regular file")),
+        "{why:?}"
+    );
+    assert!(
+        why.iter()
+            .any(|w| w.contains("sub/up: a folder already walked")),
+        "{why:?}"
+    );
+    assert!(found.failed.is_empty());
+    // Ingest reads the two files and does not wait on the FIFO.
+    let lake = Lake::open(&dir.path().join("lake")).unwrap();
+    let s = lake
+        .ingest_paths(
+            &[d.clone()],
+            &IngestOptions::default(),
+            &midgame_lake::Silent,
+        )
+        .unwrap();
+    assert_eq!((s.new_files, s.auth_rows), (2, 2), "{s:?}");
+    // A `**` pattern over the loop ends too, with the same files.
+    let m = midgame_lake::find_globs(&[(0, d.join("**/*.ndjson"))]).unwrap();
+    let files: Vec<&PathBuf> = m.files.iter().map(|(_, p)| p).collect();
+    assert_eq!(files, [&d.join("a.ndjson"), &d.join("sub/b.ndjson")]);
+    // A FIFO named on the command line is a failed path, not a wait.
+    let found = midgame_lake::find_inputs(&[d.join("sub/pipe.log")]).unwrap();
+    assert!(found.files.is_empty());
+    assert_eq!(found.failed.len(), 1);
 }

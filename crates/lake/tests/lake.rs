@@ -429,7 +429,9 @@ fn globs_find_each_file_once_for_its_first_group_and_name_what_matched_nothing()
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, "x").unwrap();
     }
-    let midgame_lake::GlobMatches { files, unmatched } = midgame_lake::find_globs(&[
+    let midgame_lake::GlobMatches {
+        files, unmatched, ..
+    } = midgame_lake::find_globs(&[
         (0, d.join("okta/**/*.json*")),
         (1, d.join("**/*.json")),
         (2, d.join("vpn/*.log")),

@@ -18,7 +18,8 @@ async fn sample_lake(dir: &Path) -> SessionContext {
         repo().join("sample-logs/okta"),
         repo().join("sample-logs/admin"),
     ])
-    .unwrap();
+    .unwrap()
+    .files;
     for f in inputs {
         lake.ingest_file(&f, &IngestOptions::default(), &|_| {})
             .unwrap();

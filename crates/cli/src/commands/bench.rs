@@ -54,7 +54,7 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
     } else {
         a.input.clone()
     };
-    let files = midgame_lake::find_inputs(&inputs)?;
+    let files = midgame_lake::find_inputs(&inputs)?.files;
     let input_bytes: u64 = files
         .iter()
         .filter_map(|f| fs_err::metadata(f).ok())

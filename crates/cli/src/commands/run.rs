@@ -35,7 +35,12 @@ impl Config {
     }
 
     /// Every file the `[[archive]]` globs match, with its archive; sorted, each once.
-    fn archive_files(&self, printer: &Printer) -> anyhow::Result<Vec<(usize, PathBuf)>> {
+    /// Also the paths that could not be read (a folder without permission): failed
+    /// paths of the run, while the rest is ingested.
+    fn archive_files(
+        &self,
+        printer: &Printer,
+    ) -> anyhow::Result<(Vec<(usize, PathBuf)>, Vec<String>)> {
         anyhow::ensure!(
             !self.archive.is_empty(),
             "the config has no [[archive]] (source = \"okta\", paths = [\"okta/**/*.json.gz\"])"
@@ -47,12 +52,26 @@ impl Config {
             .iter()
             .map(|(i, p)| (*i, self.base.join(p)))
             .collect();
-        let midgame_lake::GlobMatches { files, unmatched } =
-            midgame_lake::find_globs(&patterns).context("[[archive]] paths")?;
+        let midgame_lake::GlobMatches {
+            files,
+            unmatched,
+            skipped,
+            failed,
+        } = midgame_lake::find_globs(&patterns).context("[[archive]] paths")?;
         for at in unmatched {
             printer.warn(&format!("[[archive]] {:?} matches no file", written[at].1));
         }
-        Ok(files)
+        for (p, why) in skipped {
+            printer.warn(&format!("{}: {why}", p.display()));
+        }
+        let failed = failed
+            .into_iter()
+            .map(|(p, e)| {
+                printer.warn(&e.to_string());
+                p.display().to_string()
+            })
+            .collect();
+        Ok((files, failed))
     }
 
     fn archive_options(&self, a: &ArchiveConfig) -> anyhow::Result<IngestOptions> {
@@ -126,7 +145,7 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let cfg = Config::load_required(a.config.as_deref())?;
     let lake_dir = cfg.lake_path()?;
-    let files = cfg.archive_files(printer)?;
+    let (files, unreadable) = cfg.archive_files(printer)?;
     let mut options = cfg
         .archive
         .iter()
@@ -153,7 +172,10 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     state.recover_outbox(&lake)?;
 
     // Ingest, one archive (one set of options) at a time.
-    let mut ingest = IngestSummary::default();
+    let mut ingest = IngestSummary {
+        failed: unreadable,
+        ..IngestSummary::default()
+    };
     for (i, opts) in options.iter().enumerate() {
         let group: Vec<PathBuf> = files
             .iter()
