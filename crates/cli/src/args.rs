@@ -253,6 +253,13 @@ pub struct SqlArgs {
     /// Write results to this file (never overwritten) instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Let `COPY ... TO` and `INSERT` write files (never into the lake); the shell is
+    /// read-only without it.
+    #[arg(long)]
+    pub allow_write: bool,
+    /// Let `CREATE EXTERNAL TABLE` read files outside the lake.
+    #[arg(long)]
+    pub allow_files: bool,
     /// Rows shown on a terminal before the rest is cut, with a notice (0: all). Output
     /// to a pipe or file is never cut.
     #[arg(long, value_name = "N", default_value_t = 500)]

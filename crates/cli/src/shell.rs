@@ -91,6 +91,16 @@ impl Input {
     }
 }
 
+/// Results going to a file: written to a temporary file beside it, put in place when
+/// the output is closed (so a failed query never leaves an empty file behind, and a file
+/// that appeared meanwhile is not overwritten).
+struct Pending {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    wrote: bool,
+    errors_at_open: usize,
+}
+
 /// The shell's state.
 pub(crate) struct Shell<'a> {
     ctx: &'a SessionContext,
@@ -98,7 +108,9 @@ pub(crate) struct Shell<'a> {
     /// Output format.
     pub format: Format,
     timing: bool,
-    output: Option<PathBuf>,
+    output: Option<Pending>,
+    /// What statements may do besides reading.
+    guard: midgame_detect::catalog::Guard,
     /// Rows shown on a terminal before the rest is cut (0: all).
     pub max_rows: usize,
     /// Statements or commands that failed.
@@ -110,6 +122,7 @@ impl<'a> Shell<'a> {
         ctx: &'a SessionContext,
         rt: &'a tokio::runtime::Runtime,
         format: Format,
+        guard: midgame_detect::catalog::Guard,
     ) -> Self {
         Self {
             ctx,
@@ -117,6 +130,7 @@ impl<'a> Shell<'a> {
             format,
             timing: false,
             output: None,
+            guard,
             max_rows: 0,
             errors: 0,
         }
@@ -174,9 +188,10 @@ impl<'a> Shell<'a> {
             return;
         }
         let started = Instant::now();
-        let result = self
-            .rt
-            .block_on(async { anyhow::Ok(self.ctx.sql(sql).await?.collect().await?) });
+        let result = self.rt.block_on(async {
+            let df = catalog::guarded_sql(self.ctx, sql, &self.guard).await?;
+            anyhow::Ok(df.collect().await?)
+        });
         match result {
             Ok(batches) => {
                 if let Err(e) = self.show(&batches) {
@@ -202,18 +217,16 @@ impl<'a> Shell<'a> {
     }
 
     fn show(&mut self, batches: &[RecordBatch]) -> anyhow::Result<()> {
-        if let Some(path) = self.output.clone() {
-            let file = fs_err::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .with_context(|| format!("{}: cannot write", path.display()))?;
-            let mut out = std::io::BufWriter::new(file);
-            write_batches(&mut out, batches, self.format)?;
+        if let Some(p) = self.output.as_mut() {
+            let mut out = std::io::BufWriter::new(p.tmp.as_file_mut());
+            write_batches(&mut out, batches, self.format)
+                .with_context(|| format!("{}: cannot write", p.path.display()))?;
             out.flush()?;
+            drop(out);
+            p.wrote = true;
             if self.format == Format::Parquet {
                 // A Parquet file holds one result: the next one goes to the screen.
-                self.output = None;
-                let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
+                self.close_output(true)?;
             }
             return Ok(());
         }
@@ -276,10 +289,7 @@ impl<'a> Shell<'a> {
                 )?;
                 Ok(())
             }
-            ("\\o", None) => {
-                self.output = None;
-                Ok(())
-            }
+            ("\\o", None) => self.close_output(true),
             ("\\o", Some(path)) => self.redirect(Path::new(path)),
             ("\\format", Some(f)) => match f {
                 "table" => {
@@ -313,8 +323,50 @@ impl<'a> Shell<'a> {
     }
 
     fn redirect(&mut self, path: &Path) -> anyhow::Result<()> {
-        midgame_detect::output::create_new(path)?;
-        self.output = Some(path.to_path_buf());
+        self.close_output(true)?;
+        if path.exists() {
+            return Err(midgame_detect::output::OutputError::Exists(path.to_path_buf()).into());
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".midgame-sql-")
+            .suffix(".tmp")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .tempfile_in(dir)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        self.output = Some(Pending {
+            path: path.to_path_buf(),
+            tmp,
+            wrote: false,
+            errors_at_open: self.errors,
+        });
+        Ok(())
+    }
+
+    /// Put the results written so far in place (when something was written and, unless
+    /// `keep_after_errors`, nothing failed since the output was opened); else remove
+    /// them. Back to the screen.
+    pub(crate) fn close_output(&mut self, keep_after_errors: bool) -> anyhow::Result<()> {
+        let Some(p) = self.output.take() else {
+            return Ok(());
+        };
+        if !p.wrote || (!keep_after_errors && self.errors > p.errors_at_open) {
+            return Ok(());
+        }
+        p.tmp.as_file().sync_all()?;
+        p.tmp.persist_noclobber(&p.path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                anyhow::Error::from(midgame_detect::output::OutputError::Exists(p.path.clone()))
+            } else {
+                anyhow::anyhow!("{}: {}", p.path.display(), e.error)
+            }
+        })?;
+        if self.format == Format::Parquet {
+            let _ = writeln!(std::io::stderr(), "wrote {}", p.path.display());
+        }
         Ok(())
     }
 

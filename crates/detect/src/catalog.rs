@@ -243,6 +243,132 @@ pub fn split_statements(text: &str) -> (Vec<String>, String) {
     (out, text[start..].to_owned())
 }
 
+/// What the SQL shell may do besides reading: by default nothing. The lake is written
+/// only by ingest, so `COPY` never goes into it and no statement changes its tables.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    /// `COPY ... TO` and `INSERT` may write files (never into the lake).
+    pub allow_write: bool,
+    /// `CREATE EXTERNAL TABLE` may read files outside the lake.
+    pub allow_files: bool,
+    /// The lake's root: nothing is written under it.
+    pub lake: std::path::PathBuf,
+}
+
+/// Why the shell refused a statement.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    /// The statement does what the session was not opened for.
+    #[error("{0}")]
+    Refused(String),
+    /// The engine refused or failed it.
+    #[error(transparent)]
+    Engine(#[from] DataFusionError),
+}
+
+/// Plan `sql` and refuse what [`Guard`] does not allow, before anything runs (a `COPY`
+/// inside `EXPLAIN ANALYZE` or a subquery included).
+///
+/// # Errors
+/// The statement is refused, or does not plan.
+pub async fn guarded_sql(
+    ctx: &SessionContext,
+    sql: &str,
+    guard: &Guard,
+) -> Result<datafusion::dataframe::DataFrame, GuardError> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+    let plan = ctx.state().create_logical_plan(sql).await?;
+    let mut refusal = None;
+    plan.apply_with_subqueries(|node| {
+        refusal = match node {
+            LogicalPlan::Copy(c) if !guard.allow_write => Some(format!(
+                "COPY writes {}: the shell is read-only unless started with --allow-write",
+                c.output_url
+            )),
+            LogicalPlan::Copy(c) if inside(&guard.lake, &c.output_url) => Some(format!(
+                "COPY into {}: that is inside the lake, which only ingest writes",
+                c.output_url
+            )),
+            LogicalPlan::Dml(d) if is_lake_table(d.table_name.table()) => Some(format!(
+                "{} on {}: the lake's tables are written only by ingest",
+                d.op, d.table_name
+            )),
+            LogicalPlan::Dml(d) if !guard.allow_write => Some(format!(
+                "{} on {}: the shell is read-only unless started with --allow-write",
+                d.op, d.table_name
+            )),
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(t)) if !guard.allow_files => {
+                Some(format!(
+                    "CREATE EXTERNAL TABLE {} reads {}: files outside the lake need --allow-files",
+                    t.name,
+                    t.locations.join(", ")
+                ))
+            }
+            _ => None,
+        };
+        Ok(if refusal.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })?;
+    if let Some(r) = refusal {
+        return Err(GuardError::Refused(r));
+    }
+    Ok(ctx.execute_logical_plan(plan).await?)
+}
+
+fn is_lake_table(name: &str) -> bool {
+    midgame_schema::Table::ALL.iter().any(|t| t.name == name) || name == "alerts"
+}
+
+/// Whether a `COPY` target (a path, or a `file://` URL) is under `lake`, after `..` and
+/// symbolic links in its existing part are resolved.
+fn inside(lake: &std::path::Path, target: &str) -> bool {
+    use std::path::{Component, PathBuf};
+    let Some(path) = target
+        .strip_prefix("file://")
+        .or((!target.contains("://")).then_some(target))
+    else {
+        return false;
+    };
+    let Ok(abs) = std::path::absolute(path) else {
+        return true;
+    };
+    // `..` taken away by hand: the target need not exist yet.
+    let mut clean = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    // The longest part that exists, with its links resolved, then the rest.
+    let mut existing = clean.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    for name in rest.into_iter().rev() {
+        resolved.push(name);
+    }
+    let lake = lake.canonicalize().unwrap_or_else(|_| lake.to_path_buf());
+    resolved.starts_with(&lake)
+}
+
 /// `sql` holds nothing but whitespace and comments.
 #[must_use]
 pub fn is_blank(sql: &str) -> bool {

@@ -67,7 +67,9 @@ impl FilePlan {
 #[derive(Debug, Default)]
 pub struct ManifestIndex {
     by_hash: HashMap<String, String>,
-    by_path: HashMap<String, (u64, Option<i64>, u64)>,
+    /// Per path, its newest entry: size, modification time, end of what was read, and
+    /// the hash of the bytes up to that end.
+    by_path: HashMap<String, (u64, Option<i64>, u64, String)>,
     ends: BTreeSet<u64>,
 }
 
@@ -77,9 +79,12 @@ impl ManifestIndex {
         for e in entries {
             idx.by_hash.insert(e.hash.clone(), e.path.clone());
             let end = e.end.unwrap_or(e.size);
-            let newest = idx.by_path.entry(e.path.clone()).or_insert((0, None, 0));
+            let newest = idx
+                .by_path
+                .entry(e.path.clone())
+                .or_insert((0, None, 0, String::new()));
             if end >= newest.2 {
-                *newest = (e.size, e.mtime_ms, end);
+                *newest = (e.size, e.mtime_ms, end, e.hash.clone());
             }
             if let Some(end) = e.end {
                 idx.ends.insert(end);
@@ -167,6 +172,31 @@ fn framing_at(path: &Path, start: u64, size: u64) -> Result<Option<FramingMode>,
     Ok(midgame_sources::framing_of(&head, false))
 }
 
+/// Whether the bytes `0..end` (hashing to `hash`) of a file whose start was read as part
+/// of `other` are a copy of what `other` still holds and was read up to: `other` exists,
+/// its bytes up to the end of its last read still hash as then, and its first `end`
+/// bytes are these. A file that grew (under its name or a new one, the old one gone or
+/// holding something else now) is not: what it gained is new.
+fn copy_of_read_content(
+    other: &Path,
+    end: u64,
+    hash: &str,
+    index: &ManifestIndex,
+) -> Result<bool, LakeError> {
+    let key = other.display().to_string();
+    let Some((_, _, read_end, read_hash)) = index.by_path.get(&key) else {
+        return Ok(false);
+    };
+    if end > *read_end
+        || !std::fs::metadata(other).is_ok_and(|m| m.is_file() && m.len() >= *read_end)
+    {
+        return Ok(false);
+    }
+    let p = hash_prefixes(other, &BTreeSet::from([end, *read_end]))?;
+    let at = |c: u64| p.at.get(&c).map(|(h, _)| h.as_str());
+    Ok(at(*read_end) == Some(read_hash.as_str()) && at(end) == Some(hash))
+}
+
 impl Lake {
     /// The manifest, indexed for [`Lake::plan_file`].
     ///
@@ -199,7 +229,7 @@ impl Lake {
         let key = path.display().to_string();
         // The same path, size and time as when it was last read: unchanged, unless a
         // held-back tail may be taken now that the file has settled.
-        if let Some(&(old_size, old_mtime, end)) = index.by_path.get(&key)
+        if let Some(&(old_size, old_mtime, end, _)) = index.by_path.get(&key)
             && old_size == size
             && old_mtime.is_some()
             && old_mtime == mtime
@@ -281,6 +311,16 @@ impl Lake {
             }
         };
         let (hash, _) = prefix(end)?;
+        if let Some(p) = known(start)
+            && *p != key
+            && copy_of_read_content(Path::new(p), end, &hash, index)?
+        {
+            // A copy of what another file, still there, was read up to: nothing new.
+            return Ok(FilePlan::Seen {
+                as_path: p.clone(),
+                held,
+            });
+        }
         let (prior, newlines) = prefix(start)?;
         Ok(FilePlan::Read {
             start,

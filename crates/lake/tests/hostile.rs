@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use midgame_lake::{IngestOptions, Lake, Limits};
+use midgame_lake::{FileOutcome, IngestOptions, Lake, Limits};
 
 fn okta_line(n: usize) -> String {
     let text = std::fs::read_to_string(
@@ -21,6 +21,13 @@ fn okta_line(n: usize) -> String {
         .nth(n)
         .unwrap()
         .to_owned()
+}
+
+/// A distinct sign-in: the first one of the fixture with its own event id.
+fn tagged(i: usize, tag: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&okta_line(0)).unwrap();
+    v["uuid"] = format!("{tag}-{i}").into();
+    v.to_string()
 }
 
 fn quarantine(lake: &Lake) -> Vec<serde_json::Value> {
@@ -374,4 +381,68 @@ fn a_symlink_loop_ends_and_a_fifo_is_passed_over() {
     let found = midgame_lake::find_inputs(&[d.join("sub/pipe.log")]).unwrap();
     assert!(found.files.is_empty());
     assert_eq!(found.failed.len(), 1);
+}
+
+/// A file that grew from 5 to 50 lines, then a 20-line copy of its start ingested as
+/// another file, was taken for the file's growth and added 15 duplicate rows; the copy
+/// adds nothing now. A renamed file that grows is still read on from where it was.
+#[test]
+fn a_copy_of_a_grown_files_start_is_not_growth_but_a_rename_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(&dir.path().join("lake")).unwrap();
+    let lines: Vec<String> = (0..50).map(|i| tagged(i, "a")).collect();
+    let upto = |n: usize| lines[..n].join("\n") + "\n";
+    let a = dir.path().join("a.ndjson");
+    std::fs::write(&a, upto(5)).unwrap();
+    let r = lake
+        .ingest_file(&a, &IngestOptions::default(), &|_| {})
+        .unwrap();
+    assert_eq!(r.auth_rows, 5);
+    std::fs::write(&a, upto(50)).unwrap();
+    let r = lake
+        .ingest_file(&a, &IngestOptions::default(), &|_| {})
+        .unwrap();
+    assert_eq!(
+        (r.outcome.clone(), r.auth_rows),
+        (
+            FileOutcome::Appended {
+                from: upto(5).len() as u64
+            },
+            45
+        )
+    );
+    let copy = dir.path().join("copy.ndjson");
+    std::fs::write(&copy, upto(20)).unwrap();
+    let r = lake
+        .ingest_file(&copy, &IngestOptions::default(), &|_| {})
+        .unwrap();
+    assert!(
+        matches!(r.outcome, FileOutcome::AlreadyIngested { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.auth_rows, 0, "no duplicate rows");
+
+    // A rename is growth: b.ndjson read to 5 lines, renamed, grown to 8.
+    let b_lines: Vec<String> = (0..8).map(|i| tagged(i, "b")).collect();
+    let b = dir.path().join("b.ndjson");
+    std::fs::write(&b, b_lines[..5].join("\n") + "\n").unwrap();
+    assert_eq!(
+        lake.ingest_file(&b, &IngestOptions::default(), &|_| {})
+            .unwrap()
+            .auth_rows,
+        5
+    );
+    let b1 = dir.path().join("b.ndjson.1");
+    std::fs::rename(&b, &b1).unwrap();
+    std::fs::write(&b1, b_lines.join("\n") + "\n").unwrap();
+    let r = lake
+        .ingest_file(&b1, &IngestOptions::default(), &|_| {})
+        .unwrap();
+    assert!(
+        matches!(r.outcome, FileOutcome::Appended { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.auth_rows, 3);
 }

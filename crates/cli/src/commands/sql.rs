@@ -28,7 +28,12 @@ pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
     }
     let rt = crate::runtime()?;
     let ctx = rt.block_on(crate::open_session(&a.lake, &cfg))?;
-    let mut shell = Shell::new(&ctx, &rt, a.format);
+    let guard = midgame_detect::catalog::Guard {
+        allow_write: a.allow_write,
+        allow_files: a.allow_files,
+        lake: a.lake.clone(),
+    };
+    let mut shell = Shell::new(&ctx, &rt, a.format, guard);
     shell.max_rows = a.max_rows;
     if let Some(path) = &a.output {
         shell.run(&mut Input::Script(Box::new(std::io::Cursor::new(format!(
@@ -51,6 +56,8 @@ pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
     };
     let interactive = matches!(input, Input::Terminal(..));
     shell.run(&mut input)?;
+    // `--output` of a script is all or nothing; the shell's \o keeps what succeeded.
+    shell.close_output(interactive)?;
     std::io::stdout().flush()?;
     if shell.errors > 0 && !interactive {
         return Ok(ExitCode::from(1));
