@@ -768,3 +768,116 @@ fn a_scheduled_run_fills_locations_from_the_configured_geoip_database() {
         ])
     );
 }
+
+/// A webhook that accepts and then says nothing: each connection is reported, then held
+/// open until the test ends.
+fn silent_webhook() -> (String, std::sync::mpsc::Receiver<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+            if tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// Delivery once held the lake's lock while the webhook's retries waited, so the next
+/// cron run failed with "locked". A run now releases the lake before it delivers: a
+/// second run ingests and commits while the first waits on a silent webhook, and leaves
+/// its own batch queued for the delivery under way.
+#[test]
+fn a_slow_webhook_does_not_hold_the_lake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("archive");
+    let files = archive(&src);
+    let (url, connected) = silent_webhook();
+    let root = tmp.path().join("r");
+    let cfg = write_config_with(
+        &root,
+        "builtin = false\nqueries = [\"queries\"]",
+        &format!(
+            "[output.webhook]\nurl = \"{url}\"\nretries = 0\ntimeout_seconds = 20\nmax_seconds = 30\n"
+        ),
+    );
+    let queries = root.join("queries");
+    std::fs::create_dir_all(&queries).unwrap();
+    for q in ["new_device_sso.sql", "data_staging.sql"] {
+        std::fs::copy(common::repo().join("queries").join(q), queries.join(q)).unwrap();
+    }
+    let (early, late) = files.split_at(files.len() / 2);
+    for f in early {
+        place(&src, f, &root, usize::MAX);
+    }
+    let first = bin()
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first run is waiting on the webhook now, its lake committed.
+    connected
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .unwrap();
+    for f in late {
+        place(&src, f, &root, usize::MAX);
+    }
+    let started = std::time::Instant::now();
+    let second = run(&cfg);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(second["files_new"], late.len().to_string(), "{second:?}");
+    assert_eq!(second["status"], "ok", "{second:?}");
+    // Both batches wait: the one being delivered, and its own behind it.
+    assert_eq!(second["queued"], "2", "{second:?}");
+    let out = first.wait_with_output().unwrap();
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    assert!(last.contains("status=degraded"), "{last}");
+}
+
+/// An early failure (a bad config, the lake held by another run) printed no summary
+/// line; monitoring that reads the last line saw nothing. Now every exit has one.
+#[test]
+fn every_exit_of_a_run_ends_with_a_status_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("r");
+    let cfg = write_config(&root, "");
+    let bad = root.join("bad.toml");
+    std::fs::write(&bad, "[lake]\npath = \"lake\"\nnot_a_key = 1\n").unwrap();
+    let o = bin().args(["run", "--config"]).arg(&bad).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("midgame-run status=failed reason="),
+        "{out}"
+    );
+    assert!(last.contains("not_a_key"), "{last}");
+    // Locked: another process holds the lake.
+    std::fs::create_dir_all(root.join("lake/_manifest")).unwrap();
+    let holder = std::process::Command::new("flock")
+        .arg(root.join("lake/_lock"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = bin().args(["run", "--config"]).arg(&cfg).output().unwrap();
+    let mut holder = holder;
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("midgame-run status=failed reason=") && last.contains("locked"),
+        "{out}"
+    );
+}

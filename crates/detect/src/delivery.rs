@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use midgame_lake::{Lake, LakeError};
+use midgame_lake::{FileLock, LakeError, Layout};
 use serde::Deserialize;
 
-use crate::alert_table::{AlertTable, AlertTableError};
+use crate::alert_table::AlertTableError;
 
 /// `[output]`: where scheduled runs send new and changed alerts.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -51,6 +51,14 @@ pub struct WebhookConfig {
     /// Extra headers (`Authorization = "Bearer ..."`).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// The most time one delivery spends on the webhook, all batches and retries
+    /// together; what is left stays queued for the next run.
+    #[serde(default = "default_max_seconds")]
+    pub max_seconds: u64,
+}
+
+fn default_max_seconds() -> u64 {
+    300
 }
 
 fn default_timeout() -> u64 {
@@ -99,8 +107,37 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AlertTableError + '_ {
     }
 }
 
-/// Deliver every committed outbox file, oldest first; relative `[output] dir` paths are
-/// relative to `base`. `warn` hears each webhook failure.
+/// The committed outbox files (of generations up to `generation`), oldest first. A
+/// later run's files are its own to deliver; files of runs that did not commit were
+/// removed when the lake was opened for writing ([`crate::alert_table::AlertTable::recover_outbox`]).
+fn committed(layout: &Layout, generation: u64) -> Result<Vec<PathBuf>, AlertTableError> {
+    let dir = layout.outbox_dir();
+    let mut out = Vec::new();
+    let entries = match fs_err::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io(&dir)(e)),
+    };
+    for entry in entries {
+        let p = entry.map_err(io(&dir))?.path();
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let generation_of: Option<u64> = name.split(['-', '.']).next().and_then(|g| g.parse().ok());
+        if name.ends_with(".ndjson") && generation_of.is_some_and(|g| g <= generation) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Deliver every committed outbox file (of generations up to `generation`), oldest
+/// first; relative `[output] dir` paths are relative to `base`. `warn` hears each webhook
+/// failure.
+///
+/// Delivery holds its own lock (`alerts/.delivery.lock`), not the lake's: the caller
+/// releases the lake first, so a webhook that is slow to answer never keeps the next
+/// scheduled run from ingesting. When another run is delivering, this one leaves its
+/// batches queued for it. The webhook gets at most `max_seconds` in all.
 ///
 /// # Errors
 /// The outbox or the output folder cannot be read or written (a webhook that fails is
@@ -108,13 +145,24 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AlertTableError + '_ {
 pub fn deliver(
     cfg: &OutputConfig,
     base: &Path,
-    lake: &Lake,
-    table: &AlertTable,
+    layout: &Layout,
+    generation: u64,
     warn: &dyn Fn(&str),
 ) -> Result<Delivered, AlertTableError> {
     let mut d = Delivered::default();
+    let Some(_lock) = FileLock::try_acquire(&layout.delivery_lock())? else {
+        d.queued = committed(layout, generation)?.len();
+        if d.queued > 0 {
+            warn("another run is delivering the outbox: this run's batches wait in it");
+        }
+        return Ok(d);
+    };
+    let deadline = cfg
+        .webhook
+        .as_ref()
+        .map(|w| Instant::now() + Duration::from_secs(w.max_seconds));
     let mut webhook_down = false;
-    for p in table.recover_outbox(lake)? {
+    for p in committed(layout, generation)? {
         let name = p
             .file_name()
             .and_then(|n| n.to_str())
@@ -136,13 +184,13 @@ pub fn deliver(
             }
         }
         let mut sent = true;
-        if let Some(wh) = &cfg.webhook {
+        if let (Some(wh), Some(deadline)) = (&cfg.webhook, deadline) {
             let marker = p.with_extension("sent");
             if !marker.exists() {
                 sent = false;
                 if !webhook_down {
                     let body = fs_err::read(&p).map_err(io(&p))?;
-                    match post(wh, &name, &body) {
+                    match post(wh, &name, &body, deadline) {
                         Ok(()) => {
                             midgame_lake::crashpoint("webhook sent");
                             fs_err::write(&marker, b"").map_err(io(&marker))?;
@@ -185,21 +233,39 @@ fn copy_new(from: &Path, to: &Path) -> Result<(), AlertTableError> {
     Ok(())
 }
 
-/// POST `body` with retries; `Err` says why the last attempt failed.
-fn post(cfg: &WebhookConfig, key: &str, body: &[u8]) -> Result<(), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(cfg.timeout_seconds.max(1))))
-        .http_status_as_error(false)
-        .user_agent(concat!("midgame/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+/// POST `body` with retries, none of them past `deadline`; `Err` says why the last
+/// attempt failed.
+fn post(cfg: &WebhookConfig, key: &str, body: &[u8], deadline: Instant) -> Result<(), String> {
     let mut wait = Duration::from_millis(cfg.backoff_ms).min(MAX_BACKOFF);
     let mut last = String::new();
     for attempt in 0..=cfg.retries {
         if attempt > 0 {
+            if Instant::now() + wait >= deadline {
+                last.push_str(&format!(
+                    " (no time left for another attempt: [output.webhook] max_seconds = {})",
+                    cfg.max_seconds
+                ));
+                break;
+            }
             std::thread::sleep(wait);
             wait = wait.saturating_mul(2).min(MAX_BACKOFF);
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            last = format!(
+                "no time left ([output.webhook] max_seconds = {})",
+                cfg.max_seconds
+            );
+            break;
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(
+                Duration::from_secs(cfg.timeout_seconds.max(1)).min(left),
+            ))
+            .http_status_as_error(false)
+            .user_agent(concat!("midgame/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
         let mut req = agent
             .post(&cfg.url)
             .header("Content-Type", "application/x-ndjson")

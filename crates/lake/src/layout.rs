@@ -140,6 +140,13 @@ impl Layout {
     pub fn outbox_dir(&self) -> PathBuf {
         self.root.join(ALERTS_DIR).join(OUTBOX_DIR)
     }
+
+    /// The lock one delivery of the outbox holds (not the lake's: a slow webhook does not
+    /// keep the next run from ingesting).
+    #[must_use]
+    pub fn delivery_lock(&self) -> PathBuf {
+        self.root.join(ALERTS_DIR).join(".delivery.lock")
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ use std::path::{Path, PathBuf};
 pub use compact::Compaction;
 pub use ingest::{FileOutcome, FileReport, IngestOptions, Limits};
 pub use layout::Layout;
+pub use lock::FileLock;
 pub use manifest::ManifestEntry;
 pub use plan::{FilePlan, ManifestIndex};
 pub use pool::{IngestObserver, IngestSummary, Silent};

@@ -88,6 +88,35 @@ impl Drop for LakeLock {
     }
 }
 
+/// An advisory lock on a file of its own, for work that must not run twice at once but
+/// need not hold the lake (delivering the outbox). Released when dropped, or when the
+/// process dies.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    /// Take the lock at `path` (created if missing), or `None` when another process
+    /// holds it.
+    ///
+    /// # Errors
+    /// The file cannot be created or locked for another reason.
+    pub fn try_acquire(path: &std::path::Path) -> Result<Option<Self>, LakeError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err(path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(path)(e)),
+        }
+    }
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))

@@ -141,8 +141,44 @@ impl SummaryLine {
     }
 }
 
+/// `status=failed` with the reason, for monitoring that reads the last line: printed on
+/// every exit that ends a run early (bad config, the lake locked, a lake that cannot be
+/// written), before the error goes to stderr.
+fn failed_line(e: &anyhow::Error, started: Instant) -> anyhow::Error {
+    let mut line = SummaryLine::default();
+    line.add("status", "failed");
+    line.add("reason", crate::one_line(e));
+    line.add(
+        "duration_s",
+        format!("{:.2}", started.elapsed().as_secs_f64()),
+    );
+    let _ = line.print();
+    anyhow::anyhow!("{}", crate::one_line(e))
+}
+
 pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    run_once(a, printer, started).map_err(|e| match e {
+        // A run that got as far as its summary said so; the error is the failed files.
+        RunError::Summarised(e) => e,
+        RunError::Early(e) => failed_line(&e, started),
+    })
+}
+
+/// Why a run ended with an error: before its summary line (which the caller prints as
+/// `status=failed`), or after it.
+enum RunError {
+    Early(anyhow::Error),
+    Summarised(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for RunError {
+    fn from(e: E) -> Self {
+        RunError::Early(e.into())
+    }
+}
+
+fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode, RunError> {
     let cfg = Config::load_required(a.config.as_deref())?;
     let lake_dir = cfg.lake_path()?;
     let (files, unreadable) = cfg.archive_files(printer)?;
@@ -152,7 +188,7 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         .map(|arch| cfg.archive_options(arch))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if a.dry_run {
-        return dry_run(&lake_dir, &files, &options, started);
+        return Ok(dry_run(&lake_dir, &files, &options, started)?);
     }
     // `[geoip]` fills the locations of every archive's rows that came without one.
     if let Some(g) = cfg.geoip()? {
@@ -217,12 +253,16 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         )?;
     }
     print_changes(&diff)?;
-    let delivery = deliver_outbox(&cfg, &lake, &state, printer)?;
+    // The lake is committed: release it before waiting on a webhook, so the next run
+    // can start.
+    let layout = lake.layout().clone();
+    drop(lake);
+    let delivery = deliver_outbox(&cfg, &layout, &state, printer)?;
 
     let mut line = SummaryLine::default();
     let degraded = !ingest.failed.is_empty() || delivery.failed > 0;
     line.add("status", if degraded { "degraded" } else { "ok" });
-    line.add("lake", lake.root().display());
+    line.add("lake", layout.root().display());
     line.add("files_new", ingest.new_files);
     line.add("files_grown", ingest.grown_files);
     line.add("files_seen", ingest.seen_files);
@@ -248,11 +288,11 @@ pub(crate) fn run(a: &RunArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     summary_alerts(&mut line, &diff, must_detect);
     summary_end(line, &delivery, started)?;
     if !ingest.failed.is_empty() {
-        anyhow::bail!(
+        return Err(RunError::Summarised(anyhow::anyhow!(
             "{} of the archive's files could not be ingested: {} (the rest was ingested and detected)",
             ingest.failed.len(),
             ingest.failed.join(", ")
-        );
+        )));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -363,13 +403,19 @@ fn print_changes(diff: &Diff) -> anyhow::Result<()> {
 /// Deliver the committed outbox to `[output]`, warning of a webhook that is down.
 fn deliver_outbox(
     cfg: &Config,
-    lake: &Lake,
+    layout: &Layout,
     state: &AlertTable,
     printer: &Printer,
 ) -> anyhow::Result<Delivered> {
-    Ok(deliver(&cfg.output, &cfg.base, lake, state, &|w| {
-        printer.warn(w);
-    })?)
+    Ok(deliver(
+        &cfg.output,
+        &cfg.base,
+        layout,
+        state.generation,
+        &|w| {
+            printer.warn(w);
+        },
+    )?)
 }
 
 fn dry_run(
@@ -429,6 +475,14 @@ fn dry_run(
 
 pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    backfill_once(a, printer, started).map_err(|e| failed_line(&e, started))
+}
+
+fn backfill_once(
+    a: &BackfillArgs,
+    printer: &Printer,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(a.from < a.to, "--from must be before --to");
     let cfg = Config::load_required(a.config.as_deref())?;
     let lake_dir = cfg.lake_path()?;
@@ -453,7 +507,9 @@ pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<Ex
         report.as_deref(),
     )?;
     print_changes(&diff)?;
-    let delivery = deliver_outbox(&cfg, &lake, &state, printer)?;
+    let layout = lake.layout().clone();
+    drop(lake);
+    let delivery = deliver_outbox(&cfg, &layout, &state, printer)?;
     let mut line = SummaryLine::default();
     line.add(
         "status",
@@ -463,7 +519,7 @@ pub(crate) fn backfill(a: &BackfillArgs, printer: &Printer) -> anyhow::Result<Ex
             "ok"
         },
     );
-    line.add("lake", lake.root().display());
+    line.add("lake", layout.root().display());
     line.add("window_from", midgame_detect::time::rfc3339(a.from));
     line.add("window_to", midgame_detect::time::rfc3339(a.to));
     summary_alerts(&mut line, &diff, true);
