@@ -51,6 +51,8 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Merge each partition's small files into one, atomically.
     Compact(CompactArgs),
+    /// Check every committed data file against its checksums; list what nothing commits.
+    Verify(VerifyArgs),
     /// Throughput: ingest and each detection on generated (or your) logs.
     Bench(BenchArgs),
     /// Shell completions on stdout (`midgame completions bash > /etc/bash_completion.d/midgame`).
@@ -139,6 +141,24 @@ pub struct CompactArgs {
     /// Only partitions with at least this many files.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
     pub min_files: u32,
+}
+
+/// `midgame verify`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit 0 when every committed file matches its record and nothing else is in the tables' folders, 1 otherwise.\nExamples:\n  midgame verify --lake /var/lib/midgame/lake\n  midgame verify --lake lake --repair          # what it would do\n  midgame verify --lake lake --repair --yes    # do it"
+)]
+pub struct VerifyArgs {
+    /// The lake.
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    pub lake: PathBuf,
+    /// Say how to mend what differs: move orphans to _orphans/, forget the source files
+    /// of damaged data files so they are ingested again.
+    #[arg(long)]
+    pub repair: bool,
+    /// With --repair: do it.
+    #[arg(long, requires = "repair")]
+    pub yes: bool,
 }
 
 /// `midgame check`.

@@ -160,7 +160,13 @@ impl Config {
     /// Read and check a config file.
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         let text = fs_err::read_to_string(path)?;
-        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+        Self::from_text(path, &text)
+    }
+
+    /// A config from its text (`path` names it in errors and is where relative paths
+    /// start).
+    pub(crate) fn from_text(path: &Path, text: &str) -> anyhow::Result<Self> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
             anyhow::anyhow!(
                 "{}: {}",
                 path.display(),
@@ -185,6 +191,22 @@ impl Config {
             &self.base.join(&g.database),
             g.asn.as_ref().map(|a| self.base.join(a)).as_deref(),
         )?))
+    }
+
+    /// Every check of the config that reads no other file: what the fuzz target runs.
+    pub(crate) fn check_text(text: &str) {
+        if let Ok(cfg) = Self::from_text(Path::new("fuzz.toml"), text) {
+            let _ = cfg.run_options();
+            let _ = cfg.limits();
+            let _ = cfg.allow_entries();
+            for a in &cfg.archive {
+                let _ = a
+                    .source
+                    .as_deref()
+                    .map(midgame_sources::SourceKind::from_name);
+                let _ = a.tz.as_deref().map(crate::args::utc_offset_minutes);
+            }
+        }
     }
 
     /// `[limits]` over the defaults.

@@ -17,8 +17,17 @@ use clap::Parser;
 
 pub use args::Cli;
 use args::Command;
-use commands::{bench, check, compact, demo, detect, r#gen, ingest, report, run as run_cmd, sql};
+use commands::{
+    bench, check, compact, demo, detect, r#gen, ingest, report, run as run_cmd, sql, verify,
+};
 pub use printer::Printer;
+
+/// The config loader on any text, with every check that reads no other file: the body
+/// of the `config` fuzz target (`fuzz/`), also run over the seeds in the tests.
+#[doc(hidden)]
+pub fn fuzz_config(text: &str) {
+    config::Config::check_text(text);
+}
 
 /// Exit code of a run that found bad input under `--strict` or failed on a file.
 const EXIT_FAILURE: u8 = 1;
@@ -61,6 +70,7 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run_cmd::run(&a, printer),
         Command::Backfill(a) => run_cmd::backfill(&a, printer),
         Command::Compact(a) => compact::run(&a, printer),
+        Command::Verify(a) => verify::run(&a, printer),
         Command::Bench(a) => bench::run(&a, printer),
         Command::Completions { shell } => {
             let mut cli = <Cli as clap::CommandFactory>::command();

@@ -26,6 +26,7 @@ mod functions;
 mod incidents;
 pub mod output;
 pub mod slt;
+mod store;
 pub mod time;
 mod views;
 
@@ -66,6 +67,12 @@ pub enum DetectError {
     /// DataFusion refused a query or failed running it.
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    /// The lake's records cannot be read.
+    #[error(transparent)]
+    Lake(#[from] midgame_lake::LakeError),
+    /// The lake's store cannot be set up.
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
 }
 
 /// The schema a table's files are read with: strings as `Utf8View`, as DataFusion reads
@@ -178,7 +185,14 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         path: lake.display().to_string(),
         reason: e.to_string(),
     })?;
-    let layout = Layout::new(root);
+    let layout = Layout::new(&root);
+    // The tables read only the committed data files, each block checked (store.rs).
+    let committed = midgame_lake::Lake::inspect(&root).committed()?;
+    let store = store::LakeStore::new(&root, committed)?;
+    ctx.runtime_env().register_object_store(
+        &url::Url::parse("file://").expect("a valid URL"),
+        Arc::new(store),
+    );
     for table in midgame_schema::Table::ALL {
         let dir = layout.table_dir(table.name);
         if !dir.is_dir() {

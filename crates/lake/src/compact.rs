@@ -39,6 +39,9 @@ pub struct Compaction {
     pub output: String,
     /// Rows in it.
     pub rows: u64,
+    /// Its length and block checksums (absent in records written before they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_data: Option<crate::integrity::DataFile>,
     /// When (RFC 3339 UTC).
     pub compacted_at: String,
 }
@@ -127,12 +130,15 @@ impl Lake {
         crate::writer::write_parquet(&staged_file, &sorted)?;
         crate::manifest::sync_file(&staged_file)?;
         crate::crashpoint("compacted file staged");
+        let mut sums = crate::integrity::checksum(&staged_part, &output)?;
+        sums.path = format!("{table}/{partition}/{output}");
         let record = Compaction {
             table: table.to_owned(),
             partition: partition.clone(),
             inputs: names,
             output: output.clone(),
             rows,
+            output_data: Some(sums),
             compacted_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
         let dir = self.layout.compacted_dir();
@@ -150,14 +156,5 @@ impl Lake {
         crate::crashpoint("partition swapped");
         fs_err::remove_dir_all(&staging).map_err(io_err(&staging))?;
         Ok(record)
-    }
-
-    /// Names (before the first `-`) of the files compaction wrote.
-    pub(crate) fn compacted_ids(&self) -> Result<Vec<String>, LakeError> {
-        Ok(read_dir_sorted(&self.layout.compacted_dir())?
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
-            .collect())
     }
 }

@@ -440,6 +440,11 @@ impl Lake {
         report.quarantined = quarantine.count;
         report.bad_sample = std::mem::take(&mut quarantine.sample);
         let commit = || -> Result<(), LakeError> {
+            // What readers will check every block they read against.
+            let data = files
+                .iter()
+                .map(|f| crate::integrity::checksum(&self.root, f))
+                .collect::<Result<Vec<_>, _>>()?;
             quarantine.publish(&self.layout.quarantine_file(&hash))?;
             crate::crashpoint("quarantine published");
             self.commit(&mut ManifestEntry {
@@ -460,6 +465,7 @@ impl Lake {
                 quarantined: report.quarantined,
                 skipped: report.skipped,
                 files,
+                data,
                 ingested_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             })
         };

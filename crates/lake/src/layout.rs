@@ -81,6 +81,12 @@ impl Layout {
         self.manifest_dir().join(COMPACTED_DIR)
     }
 
+    /// Where data nothing committed is moved (never read, never deleted by midgame).
+    #[must_use]
+    pub fn orphans_dir(&self) -> PathBuf {
+        self.root.join("_orphans")
+    }
+
     /// The folder of quarantined records.
     #[must_use]
     pub fn quarantine_dir(&self) -> PathBuf {

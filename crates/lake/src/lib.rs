@@ -33,6 +33,7 @@
 mod compact;
 pub mod geoip;
 mod ingest;
+pub mod integrity;
 pub mod layout;
 mod lock;
 mod manifest;
@@ -248,24 +249,26 @@ impl Lake {
                 remove_quietly(&f);
             }
         }
-        let mut committed = self.committed_hashes()?;
-        committed.extend(self.compacted_ids()?);
-        let orphan = |p: &Path| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            let hash = name.split(['-', '.']).next().unwrap_or_default();
-            !committed.contains(hash)
-        };
-        for table in midgame_schema::Table::ALL {
-            for f in self.data_files(table.name)? {
-                if orphan(&f) {
-                    tracing::warn!(file = %f.display(), "removing a data file of an ingest that never committed");
-                    remove_quietly(&f);
+        // Data files nothing committed (an ingest killed before its entry, a file
+        // copied in, a manifest entry lost) are moved aside, never deleted and never read.
+        for f in self.orphans()? {
+            match self.move_to_orphans(&f) {
+                Ok(to) => tracing::warn!(
+                    file = %f.display(),
+                    moved_to = %to.display(),
+                    "a data file no manifest entry commits: moved to _orphans (midgame verify lists them)"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not move an uncommitted data file aside")
                 }
             }
         }
+        let committed = self.committed_hashes()?;
         for f in read_dir_sorted(&self.layout.quarantine_dir())? {
-            if orphan(&f) {
-                remove_quietly(&f);
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let hash = name.split(['-', '.']).next().unwrap_or_default();
+            if !committed.contains(hash) {
+                let _ = self.move_to_orphans(&f);
             }
         }
         Ok(())

@@ -51,6 +51,10 @@ pub struct ManifestEntry {
     /// Data files written, relative to the lake root (as written: `midgame compact` may
     /// since have merged them; `_manifest/compacted/` records what into what).
     pub files: Vec<String>,
+    /// Each data file's length and block checksums, as committed (absent in lakes
+    /// written before checksums were recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<crate::integrity::DataFile>,
     /// When it was ingested (RFC 3339 UTC).
     pub ingested_at: String,
 }

@@ -367,7 +367,7 @@ fn a_symlink_loop_ends_and_a_fifo_is_passed_over() {
     let lake = Lake::open(&dir.path().join("lake")).unwrap();
     let s = lake
         .ingest_paths(
-            &[d.clone()],
+            std::slice::from_ref(&d),
             &IngestOptions::default(),
             &midgame_lake::Silent,
         )

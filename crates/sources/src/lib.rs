@@ -27,6 +27,8 @@ pub mod cloudtrail;
 mod countries;
 pub mod entra;
 mod framing;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod globalprotect;
 mod lenient;
 pub mod mapping;

@@ -76,13 +76,24 @@ impl AdminMapping {
     /// The file cannot be read, is not TOML, names a field midgame does not have, a
     /// pointer that does not start with `/`, or leaves `time`, `actor` or `action` out.
     pub fn load(path: &Path) -> Result<Self, MappingError> {
+        let text = std::fs::read_to_string(path).map_err(|e| MappingError {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Check a mapping file's text (`path` names it in errors).
+    ///
+    /// # Errors
+    /// As [`AdminMapping::load`], but for reading the file.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, MappingError> {
         let err = |reason: String| MappingError {
             path: path.to_path_buf(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let f: File =
-            toml::from_str(&text).map_err(|e| err(e.to_string().trim_end().replace('\n', " ")))?;
+            toml::from_str(text).map_err(|e| err(e.to_string().trim_end().replace('\n', " ")))?;
         for name in f.pointers.keys().chain(f.constants.keys()) {
             if !FIELDS.contains(&name.as_str()) {
                 return Err(err(format!(

@@ -10,3 +10,4 @@ pub(crate) mod ingest;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sql;
+pub(crate) mod verify;

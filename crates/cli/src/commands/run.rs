@@ -37,10 +37,7 @@ impl Config {
     /// Every file the `[[archive]]` globs match, with its archive; sorted, each once.
     /// Also the paths that could not be read (a folder without permission): failed
     /// paths of the run, while the rest is ingested.
-    fn archive_files(
-        &self,
-        printer: &Printer,
-    ) -> anyhow::Result<(Vec<(usize, PathBuf)>, Vec<String>)> {
+    fn archive_files(&self, printer: &Printer) -> anyhow::Result<ArchiveFiles> {
         anyhow::ensure!(
             !self.archive.is_empty(),
             "the config has no [[archive]] (source = \"okta\", paths = [\"okta/**/*.json.gz\"])"
@@ -71,7 +68,10 @@ impl Config {
                 p.display().to_string()
             })
             .collect();
-        Ok((files, failed))
+        Ok(ArchiveFiles {
+            files,
+            unreadable: failed,
+        })
     }
 
     fn archive_options(&self, a: &ArchiveConfig) -> anyhow::Result<IngestOptions> {
@@ -122,6 +122,14 @@ impl Config {
         anyhow::ensure!(!q.is_empty(), "[run] builtin = false and no [run] queries");
         Ok(q)
     }
+}
+
+/// What the `[[archive]]` globs found.
+struct ArchiveFiles {
+    /// Each file with its archive, sorted, each once.
+    files: Vec<(usize, PathBuf)>,
+    /// Paths that could not be read (a folder without permission).
+    unreadable: Vec<String>,
 }
 
 /// The summary line: `midgame-run key=value ...` on stdout.
@@ -181,7 +189,7 @@ impl<E: Into<anyhow::Error>> From<E> for RunError {
 fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode, RunError> {
     let cfg = Config::load_required(a.config.as_deref())?;
     let lake_dir = cfg.lake_path()?;
-    let (files, unreadable) = cfg.archive_files(printer)?;
+    let ArchiveFiles { files, unreadable } = cfg.archive_files(printer)?;
     let mut options = cfg
         .archive
         .iter()
