@@ -229,10 +229,11 @@ pub struct IngestArgs {
     /// source gives no location (overrides `[geoip]` in the config).
     #[arg(long, value_name = "FILE", value_parser = existing_file)]
     pub geoip: Option<PathBuf>,
-    /// Zone of device timestamps that carry none (Cisco ASA): `UTC` (default) or an
-    /// offset like `+02:00` / `-0500`.
-    #[arg(long, value_name = "ZONE", value_parser = utc_offset_minutes, default_value = "UTC")]
-    pub tz: i32,
+    /// Zone of device timestamps that carry none (Cisco ASA, OpenVPN, GlobalProtect):
+    /// `UTC` (default), an offset like `+02:00` / `-0500`, or a zone name like
+    /// `Europe/Berlin` (daylight-saving changes followed).
+    #[arg(long, value_name = "ZONE", value_parser = device_clock, default_value = "UTC")]
+    pub tz: midgame_sources::time::DeviceClock,
     /// Files or directories (walked for .json, .ndjson, .jsonl, .log, .txt, plain or .gz/.zst).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -378,31 +379,9 @@ pub enum AlertFormat {
     Html,
 }
 
-/// Minutes east of UTC of `UTC`, `Z`, `+02:00`, `-0500`, `+2`.
-pub(crate) fn utc_offset_minutes(s: &str) -> Result<i32, String> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("utc") || t == "Z" {
-        return Ok(0);
-    }
-    let bad = || format!("{s:?} is not UTC or an offset like +02:00");
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
-    };
-    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
-    let (h, m) = match digits.len() {
-        1 | 2 => (digits.parse::<i32>().map_err(|_| bad())?, 0),
-        4 => (
-            digits[..2].parse::<i32>().map_err(|_| bad())?,
-            digits[2..].parse::<i32>().map_err(|_| bad())?,
-        ),
-        _ => return Err(bad()),
-    };
-    if h > 14 || m > 59 {
-        return Err(bad());
-    }
-    Ok(sign * (h * 60 + m))
+/// A device clock: `UTC`, an offset, or a zone name.
+pub(crate) fn device_clock(s: &str) -> Result<midgame_sources::time::DeviceClock, String> {
+    midgame_sources::time::DeviceClock::parse(s)
 }
 
 /// Epoch milliseconds of an RFC 3339 time or a `YYYY-MM-DD` date (UTC midnight).

@@ -204,7 +204,9 @@ impl Config {
                     .source
                     .as_deref()
                     .map(midgame_sources::SourceKind::from_name);
-                let _ = a.tz.as_deref().map(crate::args::utc_offset_minutes);
+                let _ =
+                    a.tz.as_deref()
+                        .map(midgame_sources::time::DeviceClock::parse);
             }
         }
     }

@@ -34,8 +34,8 @@ pub struct IngestOptions {
     /// Year of year-less syslog timestamps (`--year`); else the date in the file's path,
     /// else its modification time.
     pub year: Option<i32>,
-    /// Minutes east of UTC of zone-less device timestamps (`--tz`).
-    pub utc_offset_minutes: i32,
+    /// The zone of zone-less device timestamps (`--tz`).
+    pub clock: midgame_sources::time::DeviceClock,
     /// GeoIP databases: fill the location (and network) of rows whose source has none.
     pub geoip: Option<std::sync::Arc<crate::geoip::GeoIp>>,
     /// How an admin tool's own audit JSON maps to `admin` (`--mapping`); implies the
@@ -94,7 +94,7 @@ impl Default for IngestOptions {
             buffer_bytes: 192 << 20,
             chunk_bytes: 4 << 20,
             year: None,
-            utc_offset_minutes: 0,
+            clock: midgame_sources::time::DeviceClock::Utc,
             geoip: None,
             admin_mapping: None,
             settle: None,
@@ -552,7 +552,7 @@ impl Lake {
             } else {
                 reference_day
             },
-            utc_offset_minutes: opts.utc_offset_minutes,
+            clock: opts.clock,
             admin_mapping: opts.admin_mapping.clone(),
             door,
         };
@@ -585,6 +585,9 @@ impl Lake {
                 framer.bytes_read()
             });
             let mut chunks = rx.iter();
+            // The time of the file's last `auth` row so far, in file order: what a device
+            // time that occurred twice is read against.
+            let mut last_auth_ms: Option<i64> = None;
             loop {
                 let mut batch: Vec<Chunk> = Vec::with_capacity(group);
                 for item in chunks.by_ref().take(group) {
@@ -630,7 +633,10 @@ impl Lake {
                     })
                     .collect();
                 drop(batch);
-                for p in parsed {
+                for mut p in parsed {
+                    if let Some(b) = p.auth.take() {
+                        p.auth = Some(settle_clock(b, &p.ambiguous, &mut last_auth_ms)?);
+                    }
                     for b in p.auth.iter().chain(p.admin.iter()) {
                         widen(&mut report.time_range, b);
                     }
@@ -664,6 +670,60 @@ struct Range {
     end: u64,
     first_line: u64,
     compressed: bool,
+}
+
+/// How far back in time the earlier reading of a doubled local time may go from the line
+/// before it and still be taken (lines a little out of order are common).
+const CLOCK_TOLERANCE_MS: i64 = 5 * 60_000;
+
+/// Settle the rows of `batch` whose device time occurred twice (the hour a clock goes
+/// back): the earlier reading unless it goes back in time from the row before (in file
+/// order, across chunks through `last`), then the later one. `last` ends at the batch's
+/// last row.
+fn settle_clock(
+    batch: arrow::array::RecordBatch,
+    ambiguous: &[(usize, i64)],
+    last: &mut Option<i64>,
+) -> Result<arrow::array::RecordBatch, LakeError> {
+    use arrow::array::{AsArray, Int64Array, TimestampMillisecondArray};
+    let Some(col) = batch.column_by_name("time_ms") else {
+        return Ok(batch);
+    };
+    let times = col.as_primitive::<arrow::datatypes::Int64Type>();
+    if ambiguous.is_empty() {
+        if !times.is_empty() {
+            *last = Some(times.value(times.len() - 1));
+        }
+        return Ok(batch);
+    }
+    let mut values: Vec<i64> = times.values().to_vec();
+    let mut next = ambiguous.iter().peekable();
+    for (i, t) in values.iter_mut().enumerate() {
+        if let Some(&&(row, later)) = next.peek()
+            && row == i
+        {
+            next.next();
+            if last.is_some_and(|l| *t < l - CLOCK_TOLERANCE_MS) {
+                *t = later;
+            }
+        }
+        *last = Some(*t);
+    }
+    let schema = batch.schema();
+    let mut columns = batch.columns().to_vec();
+    for (i, f) in schema.fields().iter().enumerate() {
+        if f.name() == "time_ms" {
+            columns[i] = std::sync::Arc::new(Int64Array::from(values.clone()));
+        } else if f.name() == "time" {
+            columns[i] = std::sync::Arc::new(
+                TimestampMillisecondArray::from(values.clone()).with_timezone("UTC"),
+            );
+        }
+    }
+    arrow::array::RecordBatch::try_new(schema, columns).map_err(|source| LakeError::Arrow {
+        path: std::path::PathBuf::from("(device clock)"),
+        source,
+    })
 }
 
 /// Widen `range` to the event times of `batch`.

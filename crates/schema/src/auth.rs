@@ -24,6 +24,9 @@ pub fn auth_schema() -> SchemaRef {
 #[allow(missing_docs)]
 pub struct AuthRow<'a> {
     pub time_ms: i64,
+    /// Not a column: when the device's local time occurred twice (the hour a clock goes
+    /// back), its later reading; the builder keeps it for ingest to choose by file order.
+    pub time_later_ms: Option<i64>,
     pub source: &'a str,
     pub class_uid: i32,
     pub activity_id: i32,
@@ -98,6 +101,7 @@ pub struct AuthBuilder {
     rows: usize,
     door: crate::Door,
     nulled: u64,
+    ambiguous: Vec<(usize, i64)>,
 }
 
 fn strings(rows: usize, bytes_per_row: usize) -> StringBuilder {
@@ -147,7 +151,14 @@ impl AuthBuilder {
             rows: 0,
             door: crate::Door::default(),
             nulled: 0,
+            ambiguous: Vec::new(),
         }
+    }
+
+    /// Rows (by position since the last [`AuthBuilder::finish`]) whose time occurred
+    /// twice on the device's clock, with the later reading; emptied by the call.
+    pub fn take_ambiguous(&mut self) -> Vec<(usize, i64)> {
+        std::mem::take(&mut self.ambiguous)
     }
 
     /// Check row times against `door` (see [`crate::Door`]).
@@ -182,6 +193,9 @@ impl AuthBuilder {
     /// The row's time is outside the door's window; nothing is appended then.
     pub fn append(&mut self, r: &AuthRow<'_>) -> Result<(), String> {
         self.door.check_time(r.time_ms)?;
+        if let Some(later) = r.time_later_ms {
+            self.ambiguous.push((self.rows, later));
+        }
         self.time.append_value(r.time_ms);
         self.time_ms.append_value(r.time_ms);
         self.source.append_value(r.source);

@@ -106,6 +106,7 @@ fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     }
     Parsed {
         nulled: builder.take_nulled(),
+        ambiguous: Vec::new(),
         auth: None,
         admin: (!builder.is_empty()).then(|| builder.finish()),
         bad,

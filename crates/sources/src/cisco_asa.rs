@@ -6,7 +6,7 @@
 //! (`Aug  4 10:12:33`) takes [`ParseOptions::default_year`], and one that would land more
 //! than a day after [`ParseOptions::reference_day`] belongs to the year before (a
 //! December line in a January file). Times are UTC shifted by
-//! [`ParseOptions::utc_offset_minutes`].
+//! [`ParseOptions::clock`].
 //!
 //! Session starts (113039, 722022, 716001, 722051, 751025, 734001) become `Logon` rows
 //! with the client's public address; ends (113019 with duration and bytes, 722023,
@@ -57,8 +57,8 @@ fn tag(text: &[u8]) -> Option<(usize, u8, u32, usize)> {
     None
 }
 
-/// A timestamp in the header: epoch ms, and whether it carried its year.
-fn header_time(header: &str, opts: &ParseOptions) -> Option<i64> {
+/// A timestamp in the header, on the device's clock.
+fn header_time(header: &str, opts: &ParseOptions) -> Option<crate::time::LocalTime> {
     // A syslog priority (`<166>`) is not part of the time.
     let header = match header.strip_prefix('<').and_then(|h| h.split_once('>')) {
         Some((pri, rest)) if pri.bytes().all(|b| b.is_ascii_digit()) => rest,
@@ -68,14 +68,13 @@ fn header_time(header: &str, opts: &ParseOptions) -> Option<i64> {
         .split([' ', ':'].as_slice())
         .filter(|w| !w.is_empty())
         .collect();
-    let offset_ms = i64::from(opts.utc_offset_minutes) * 60_000;
     // ISO 8601 (RFC 5424 servers): the first token that parses.
     for token in header.split_whitespace() {
         if token.len() >= 19
             && token.as_bytes()[4] == b'-'
             && let Some(ms) = crate::time::parse_time_ms(token.trim_end_matches(':'))
         {
-            return Some(ms);
+            return Some(crate::time::LocalTime { ms, later_ms: None });
         }
     }
     // "Mmm dd yyyy HH MM SS" (the ASA's own) first, then "Mmm dd HH MM SS" (the server's).
@@ -92,7 +91,7 @@ fn header_time(header: &str, opts: &ParseOptions) -> Option<i64> {
         {
             let t = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month as u32 + 1, day)?
                 .and_hms_opt(h, m, s)?;
-            return Some(t.and_utc().timestamp_millis() - offset_ms);
+            return Some(opts.clock.utc(t));
         }
         if yearless.is_none()
             && let (Some(h), Some(m), Some(s)) = (num(i + 2), num(i + 3), num(i + 4))
@@ -108,7 +107,7 @@ fn header_time(header: &str, opts: &ParseOptions) -> Option<i64> {
     {
         date = NaiveDate::from_ymd_opt(year - 1, month, day)?;
     }
-    Some(date.and_hms_opt(h, m, s)?.and_utc().timestamp_millis() - offset_ms)
+    Some(opts.clock.utc(date.and_hms_opt(h, m, s)?))
 }
 
 /// `key <value>`.
@@ -253,7 +252,7 @@ fn parse_line(
         return Ok(false);
     };
     let body = text[body_at..].trim();
-    let time_ms = header_time(&text[..start], opts).ok_or_else(|| {
+    let time = header_time(&text[..start], opts).ok_or_else(|| {
         if opts.default_year.is_none() {
             "no timestamp with a year before the ASA tag (give --year)".to_owned()
         } else {
@@ -271,7 +270,8 @@ fn parse_line(
         None
     };
     out.append(&AuthRow {
-        time_ms,
+        time_ms: time.ms,
+        time_later_ms: time.later_ms,
         source: "cisco-asa",
         class_uid,
         activity_id,

@@ -129,6 +129,7 @@ fn parse(chunk: &Chunk, opts: &ParseOptions) -> Parsed {
     }
     Parsed {
         nulled: auth.take_nulled() + admin.take_nulled(),
+        ambiguous: auth.take_ambiguous(),
         auth: (!auth.is_empty()).then(|| auth.finish()),
         admin: (!admin.is_empty()).then(|| admin.finish()),
         bad,

@@ -66,12 +66,11 @@ fn csv_part(line: &str) -> Option<&str> {
     Some(&line[pos - (line[..pos].len() - (head.len() - first.len()))..])
 }
 
-fn time_ms(text: &str, opts: &ParseOptions) -> Option<i64> {
-    let offset_ms = i64::from(opts.utc_offset_minutes) * 60_000;
+fn time_ms(text: &str, opts: &ParseOptions) -> Option<crate::time::LocalTime> {
     if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y/%m/%d %H:%M:%S") {
-        return Some(t.and_utc().timestamp_millis() - offset_ms);
+        return Some(opts.clock.utc(t));
     }
-    crate::time::parse_time_ms(text)
+    crate::time::parse_time_ms(text).map(|ms| crate::time::LocalTime { ms, later_ms: None })
 }
 
 /// Parse every line of a chunk.
@@ -111,7 +110,7 @@ fn parse_line(
         _ => return Ok(false),
     };
     let when = get(6).or_else(|| get(1)).ok_or("no generated time")?;
-    let time_ms =
+    let time =
         time_ms(when, opts).ok_or_else(|| format!("generated time is not a time: {when:?}"))?;
     let public = [get(15), get(16)]
         .into_iter()
@@ -122,7 +121,8 @@ fn parse_line(
     let os_text = get(23).or_else(|| get(22));
     let failed = !status.eq_ignore_ascii_case("success");
     out.append(&AuthRow {
-        time_ms,
+        time_ms: time.ms,
+        time_later_ms: time.later_ms,
         source: "globalprotect",
         class_uid: 3002,
         activity_id: match activity {

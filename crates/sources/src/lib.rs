@@ -69,8 +69,8 @@ pub struct ParseOptions {
     /// The day the file is about (from its path, else its modification time): a
     /// year-less time more than a day after it belongs to the year before.
     pub reference_day: Option<chrono::NaiveDate>,
-    /// Minutes east of UTC of zone-less device timestamps (`--tz`; 0: UTC).
-    pub utc_offset_minutes: i32,
+    /// The zone of zone-less device timestamps (`--tz`; UTC by default).
+    pub clock: time::DeviceClock,
     /// How an admin tool's own audit JSON maps to `admin` (for `admin-audit`).
     pub admin_mapping: Option<std::sync::Arc<mapping::AdminMapping>>,
     /// The window of event times accepted (a record outside it is quarantined).
@@ -87,7 +87,7 @@ impl ParseOptions {
             raw: RawMode::Full,
             default_year: None,
             reference_day: None,
-            utc_offset_minutes: 0,
+            clock: time::DeviceClock::Utc,
             admin_mapping: None,
             door: midgame_schema::Door::default(),
         }
@@ -212,6 +212,7 @@ pub(crate) fn auth_rows(
     }
     Parsed {
         nulled: builder.take_nulled(),
+        ambiguous: builder.take_ambiguous(),
         auth: (!builder.is_empty()).then(|| builder.finish()),
         admin: None,
         bad,
@@ -233,6 +234,9 @@ pub struct Parsed {
     /// Values stored as null because they were invalid (addresses that are not IP
     /// addresses, coordinates off the globe); the record's `raw` keeps the original.
     pub nulled: u64,
+    /// `auth` rows whose device time occurred twice (the hour a clock goes back): the row
+    /// and its later reading (see [`time::LocalTime`]).
+    pub ambiguous: Vec<(usize, i64)>,
 }
 
 /// A log format midgame reads, implemented by each vendor's module: its name, how its

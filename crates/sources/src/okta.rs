@@ -329,6 +329,7 @@ fn parse_record(
     });
     let row = AuthRow {
         time_ms,
+        time_later_ms: None,
         source: "okta",
         class_uid,
         activity_id,

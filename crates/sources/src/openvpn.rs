@@ -39,18 +39,14 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// The time at the start of a line and the rest of it.
-fn split_time<'a>(line: &'a str, opts: &ParseOptions) -> (Option<i64>, &'a str) {
-    let offset_ms = i64::from(opts.utc_offset_minutes) * 60_000;
+fn split_time<'a>(line: &'a str, opts: &ParseOptions) -> (Option<crate::time::LocalTime>, &'a str) {
     // 2023-10-31 15:09:59
     if line.len() >= 19
         && line.as_bytes()[4] == b'-'
         && line.as_bytes()[10] == b' '
         && let Ok(t) = chrono::NaiveDateTime::parse_from_str(&line[..19], "%Y-%m-%d %H:%M:%S")
     {
-        return (
-            Some(t.and_utc().timestamp_millis() - offset_ms),
-            line[19..].trim_start(),
-        );
+        return (Some(opts.clock.utc(t)), line[19..].trim_start());
     }
     let words: Vec<&str> = line.splitn(7, ' ').filter(|w| !w.is_empty()).collect();
     // Tue Aug 12 08:26:30 2025 us=340080
@@ -68,10 +64,7 @@ fn split_time<'a>(line: &'a str, opts: &ParseOptions) -> (Option<i64>, &'a str) 
         let rest = rest
             .strip_prefix("us=")
             .map_or(rest, |r| r.split_once(' ').map_or("", |(_, after)| after));
-        return (
-            Some(date.and_time(t).and_utc().timestamp_millis() - offset_ms),
-            rest,
-        );
+        return (Some(opts.clock.utc(date.and_time(t))), rest);
     }
     // Jan 28 14:25:49 host openvpn[123]: ...
     if words.len() >= 4
@@ -88,7 +81,7 @@ fn split_time<'a>(line: &'a str, opts: &ParseOptions) -> (Option<i64>, &'a str) 
             {
                 date = NaiveDate::from_ymd_opt(y - 1, m as u32 + 1, d)?;
             }
-            Some(date.and_time(t).and_utc().timestamp_millis() - offset_ms)
+            Some(opts.clock.utc(date.and_time(t)))
         });
         return (time, rest);
     }
@@ -138,7 +131,7 @@ fn parse_line(
 ) -> Result<bool, String> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))?;
-    let (time_ms, rest) = split_time(text, opts);
+    let (time, rest) = split_time(text, opts);
     let (name, ip, message) = peer(rest);
     let found: Option<Found<'_>> = if let Some(at) = message.find("Peer Connection Initiated with ")
     {
@@ -192,7 +185,7 @@ fn parse_line(
     let Some((activity, outcome, user_raw, src_ip, event)) = found else {
         return Ok(false);
     };
-    let time_ms = time_ms.ok_or_else(|| {
+    let time = time.ok_or_else(|| {
         if opts.default_year.is_none() && text.contains("openvpn") {
             "no timestamp with a year (give --year)".to_owned()
         } else {
@@ -201,7 +194,8 @@ fn parse_line(
     })?;
     let user = user_raw.map(|u| opts.identities.normalise(u));
     out.append(&AuthRow {
-        time_ms,
+        time_ms: time.ms,
+        time_later_ms: time.later_ms,
         source: "openvpn",
         class_uid: 3002,
         activity_id: match activity {

@@ -1,6 +1,126 @@
 //! Event times as vendors write them, to epoch milliseconds (UTC).
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, NaiveDateTime, Offset, TimeZone};
+
+/// The zone of a device's zone-less timestamps (syslog from a VPN concentrator): UTC, a
+/// fixed offset, or a named zone whose daylight-saving changes are followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceClock {
+    /// UTC.
+    #[default]
+    Utc,
+    /// A fixed offset, minutes east of UTC.
+    Offset(i32),
+    /// A named zone (`Europe/Berlin`).
+    Zone(chrono_tz::Tz),
+}
+
+/// A device's local time read as UTC: the time, and when the local time occurred twice
+/// (the hour a clock goes back in autumn), the later of its two readings; the earlier is
+/// `ms`, and ingest takes the later one when the earlier would go back in time from the
+/// line before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    /// Epoch ms (the earlier reading when there are two).
+    pub ms: i64,
+    /// The later reading of a local time that occurred twice.
+    pub later_ms: Option<i64>,
+}
+
+impl DeviceClock {
+    /// `UTC`, `Z`, an offset (`+02:00`, `-0500`, `+2`) or an IANA zone name
+    /// (`Europe/Berlin`, `America/Chicago`).
+    ///
+    /// # Errors
+    /// The text is none of those.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(Self::Utc);
+        }
+        if let Some(minutes) = offset_minutes(t) {
+            return Ok(Self::Offset(minutes));
+        }
+        t.parse::<chrono_tz::Tz>().map(Self::Zone).map_err(|_| {
+            format!("{s:?} is not UTC, an offset like +02:00 or a zone name like Europe/Berlin")
+        })
+    }
+
+    /// A local time on this clock, in UTC. A local time that never occurred (the hour
+    /// skipped in spring) is read with the offset before the change, as a clock that had
+    /// not yet been put forward would mean it.
+    #[must_use]
+    pub fn utc(&self, t: NaiveDateTime) -> LocalTime {
+        let plain = |offset_ms: i64| LocalTime {
+            ms: t.and_utc().timestamp_millis() - offset_ms,
+            later_ms: None,
+        };
+        match self {
+            Self::Utc => plain(0),
+            Self::Offset(m) => plain(i64::from(*m) * 60_000),
+            Self::Zone(tz) => match tz.from_local_datetime(&t) {
+                chrono::LocalResult::Single(d) => LocalTime {
+                    ms: d.timestamp_millis(),
+                    later_ms: None,
+                },
+                chrono::LocalResult::Ambiguous(a, b) => {
+                    let (x, y) = (a.timestamp_millis(), b.timestamp_millis());
+                    LocalTime {
+                        ms: x.min(y),
+                        later_ms: Some(x.max(y)),
+                    }
+                }
+                chrono::LocalResult::None => {
+                    // The offset an hour before: the one the skipped hour would have had.
+                    let before = t - chrono::Duration::hours(3);
+                    let offset = tz
+                        .offset_from_local_datetime(&before)
+                        .earliest()
+                        .map_or(0, |o| i64::from(o.fix().local_minus_utc()));
+                    plain(offset * 1000)
+                }
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Utc => f.write_str("UTC"),
+            Self::Offset(m) => write!(
+                f,
+                "{}{:02}:{:02}",
+                if *m < 0 { '-' } else { '+' },
+                m.abs() / 60,
+                m.abs() % 60
+            ),
+            Self::Zone(tz) => f.write_str(tz.name()),
+        }
+    }
+}
+
+/// Minutes east of UTC of `+02:00`, `-0500`, `+2`.
+fn offset_minutes(t: &str) -> Option<i32> {
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return None,
+    };
+    if !rest.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    let (h, m) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
+        _ => return None,
+    };
+    (h <= 14 && m <= 59).then_some(sign * (h * 60 + m))
+}
 
 /// Epoch milliseconds of an RFC 3339 time (`2022-08-04T10:12:33.123Z`, `+02:00` offsets,
 /// a space instead of `T`), of a zone-less `YYYY-MM-DD HH:MM:SS[.fff]` (read as UTC), or
@@ -43,6 +163,54 @@ pub fn parse_time_ms(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn local(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    fn utc(s: &str) -> i64 {
+        local(s).and_utc().timestamp_millis()
+    }
+
+    #[test]
+    fn clocks_parse_as_written() {
+        assert_eq!(DeviceClock::parse("UTC"), Ok(DeviceClock::Utc));
+        assert_eq!(DeviceClock::parse("+02:00"), Ok(DeviceClock::Offset(120)));
+        assert_eq!(DeviceClock::parse("-0500"), Ok(DeviceClock::Offset(-300)));
+        assert_eq!(
+            DeviceClock::parse("Europe/Berlin"),
+            Ok(DeviceClock::Zone(chrono_tz::Europe::Berlin))
+        );
+        assert!(DeviceClock::parse("Mars/Olympus").is_err());
+        assert!(DeviceClock::parse("+25:00").is_err());
+        assert_eq!(DeviceClock::Offset(-330).to_string(), "-05:30");
+    }
+
+    /// Berlin on the two switch nights of 2023: 26 March (02:00 CET -> 03:00 CEST) and
+    /// 29 October (03:00 CEST -> 02:00 CET).
+    #[test]
+    fn daylight_saving_changes_are_followed() {
+        let berlin = DeviceClock::Zone(chrono_tz::Europe::Berlin);
+        let at = |s: &str| berlin.utc(local(s));
+        assert_eq!(at("2023-03-26 01:59:00").ms, utc("2023-03-26 00:59:00"));
+        assert_eq!(at("2023-03-26 03:00:30").ms, utc("2023-03-26 01:00:30"));
+        // The skipped hour, if a clock writes it: read with the winter offset.
+        assert_eq!(at("2023-03-26 02:30:00").ms, utc("2023-03-26 01:30:00"));
+        assert_eq!(at("2023-03-26 02:30:00").later_ms, None);
+        // The hour that happens twice: both readings.
+        let twice = at("2023-10-29 02:10:00");
+        assert_eq!(twice.ms, utc("2023-10-29 00:10:00"));
+        assert_eq!(twice.later_ms, Some(utc("2023-10-29 01:10:00")));
+        assert_eq!(at("2023-10-29 03:10:00").ms, utc("2023-10-29 02:10:00"));
+        assert_eq!(at("2023-07-01 12:00:00").ms, utc("2023-07-01 10:00:00"));
+        // Chicago, 5 November 2023 (02:00 CDT -> 01:00 CST).
+        let chicago = DeviceClock::Zone(chrono_tz::America::Chicago);
+        let t = chicago.utc(local("2023-11-05 01:30:00"));
+        assert_eq!(
+            (t.ms, t.later_ms),
+            (utc("2023-11-05 06:30:00"), Some(utc("2023-11-05 07:30:00")))
+        );
+    }
 
     #[test]
     fn vendor_time_shapes() {

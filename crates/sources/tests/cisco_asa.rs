@@ -215,7 +215,7 @@ Aug  4 12:00:02 vpn01 sshd[123]: Accepted publickey for admin from 10.0.0.9
     );
     assert_eq!(i(&out.batch, "time_ms")[0], Some(1_659_607_953_000));
     // In Berlin summer time the same clock reading is two hours earlier in UTC.
-    opts.utc_offset_minutes = 120;
+    opts.clock = midgame_sources::time::DeviceClock::Offset(120);
     let shifted = parse(text, &opts);
     assert_eq!(
         i(&shifted.batch, "time_ms")[0],

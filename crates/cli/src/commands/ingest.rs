@@ -35,7 +35,7 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         identities: cfg.identities()?,
         raw: raw_mode(a.raw),
         year: a.year,
-        utc_offset_minutes: a.tz,
+        clock: a.tz,
         geoip: geoip.map(std::sync::Arc::new),
         admin_mapping,
         limits: cfg.limits()?,

@@ -90,10 +90,10 @@ impl Config {
             )),
             None => None,
         };
-        let utc_offset_minutes = match &a.tz {
-            Some(tz) => crate::args::utc_offset_minutes(tz)
+        let clock = match &a.tz {
+            Some(tz) => midgame_sources::time::DeviceClock::parse(tz)
                 .map_err(|e| anyhow::anyhow!("[[archive]] tz = {tz:?}: {e}"))?,
-            None => 0,
+            None => midgame_sources::time::DeviceClock::Utc,
         };
         Ok(IngestOptions {
             source,
@@ -104,7 +104,7 @@ impl Config {
                 other => anyhow::bail!("[run] raw = {other:?}: expected \"full\" or \"none\""),
             },
             year: a.year,
-            utc_offset_minutes,
+            clock,
             admin_mapping,
             settle: Some(std::time::Duration::from_secs(self.run.settle_seconds)),
             limits: self.limits()?,
