@@ -507,3 +507,119 @@ fn the_config_loader_takes_any_text() {
         midgame::fuzz_config(s);
     }
 }
+
+/// OCSF for those who live in it: the views with OCSF's nested names, and the export laid
+/// out as Amazon Security Lake takes a custom source; an SSO is "Other" (99) named SSO,
+/// not 3002's 4 (a Kerberos service ticket).
+#[test]
+fn ocsf_views_and_a_security_lake_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let lake_s = lake.to_str().unwrap();
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        lake_s,
+        "--format",
+        "csv",
+        "SELECT activity_id, activity_name, count(*) AS n FROM ocsf_authentication \
+         WHERE activity_name IN ('SSO', 'Logon') GROUP BY 1, 2 ORDER BY 2",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "activity_id,activity_name,n\n1,Logon,774\n99,SSO,1735\n",
+        "{}",
+        stderr(&o)
+    );
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        lake_s,
+        "--format",
+        "csv",
+        "SELECT src_endpoint['ip'] AS ip, src_endpoint['location']['city'] AS city, \
+                \"user\"['name'] AS name, type_uid \
+         FROM ocsf_authentication WHERE src_endpoint['autonomous_system']['number'] = 14061 \
+         ORDER BY time LIMIT 1",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "ip,city,name,type_uid\n164.92.190.17,Amsterdam,alice.lee@acme.test,300299\n",
+        "{}",
+        stderr(&o)
+    );
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        lake_s,
+        "--format",
+        "csv",
+        "SELECT api['operation'] AS op, resources[1]['uid'] AS uid, count(*) AS n \
+         FROM ocsf_api_activity WHERE api['operation'] = 'customers.bulk_export' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1",
+    ]);
+    assert!(
+        stdout(&o).starts_with("op,uid,n\ncustomers.bulk_export,"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+
+    let out = dir.path().join("export");
+    let args = [
+        "export",
+        "ocsf",
+        "--lake",
+        lake_s,
+        "--table",
+        "auth",
+        "--out",
+        out.to_str().unwrap(),
+        "--account-id",
+        "123456789012",
+        "--region",
+        "eu-west-1",
+    ];
+    let o = midgame(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let day = out.join(
+        "ext/midgame-authentication/region=eu-west-1/accountId=123456789012/eventDay=20220804/authentication-20220804.parquet",
+    );
+    assert!(day.is_file(), "{}", stderr(&o));
+    // Read back as Parquet, by any engine: here midgame's own, allowed to read files.
+    let o = midgame(&[
+        "sql",
+        "--lake",
+        lake_s,
+        "--allow-files",
+        "--format",
+        "csv",
+        &format!(
+            "CREATE EXTERNAL TABLE sl STORED AS PARQUET LOCATION '{}'; \
+             SELECT count(*) AS n, min(class_uid) AS c FROM sl WHERE activity_name = 'SSO'",
+            day.display()
+        ),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.lines().last().unwrap().ends_with(",3002"), "{text}");
+    // Never overwritten.
+    let o = midgame(&args);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
+    let o = midgame(&[
+        "export",
+        "ocsf",
+        "--lake",
+        lake_s,
+        "--table",
+        "admin",
+        "--out",
+        out.to_str().unwrap(),
+        "--account-id",
+        "12345",
+        "--region",
+        "eu-west-1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("12 digits"), "{}", stderr(&o));
+}

@@ -251,8 +251,12 @@ class Peer:
             capture=True,
         )
         # The views' own CREATE statements, as midgame registers them.
-        views = [v for v in (json.loads(l) for l in views_json.splitlines() if l.strip()) if v.get("definition")]
         order = ["signins", "signin_history", "user_first_seen"]
+        # The detections' shared views (not the OCSF ones, which only midgame serves).
+        views = [
+            v for v in (json.loads(l) for l in views_json.splitlines() if l.strip())
+            if v.get("definition") and v["table_name"] in order
+        ]
         views.sort(key=lambda v: order.index(v["table_name"]) if v["table_name"] in order else 99)
         setup = [
             f"CREATE VIEW auth AS SELECT * FROM read_parquet('{lake}/auth/*/*.parquet', hive_partitioning = true, hive_types_autocast = false)",

@@ -53,6 +53,9 @@ pub enum Command {
     Compact(CompactArgs),
     /// Check every committed data file against its checksums; list what nothing commits.
     Verify(VerifyArgs),
+    /// Export the lake in another shape (`midgame export ocsf`).
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Throughput: ingest and each detection on generated (or your) logs.
     Bench(BenchArgs),
     /// Shell completions on stdout (`midgame completions bash > /etc/bash_completion.d/midgame`).
@@ -141,6 +144,58 @@ pub struct CompactArgs {
     /// Only partitions with at least this many files.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
     pub min_files: u32,
+}
+
+/// `midgame export ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A table as OCSF records in Parquet, laid out as Amazon Security Lake takes a custom
+    /// source (ext/<source>/region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/).
+    Ocsf(ExportArgs),
+}
+
+/// What `midgame export ocsf` exports.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportTable {
+    /// `auth` as OCSF Authentication (3002).
+    Auth,
+    /// `admin` as OCSF API Activity (6003).
+    Admin,
+}
+
+/// `midgame export ocsf`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  midgame export ocsf --lake lake --table auth --out export --account-id 123456789012 --region eu-west-1\n  aws s3 sync export/ s3://aws-security-data-lake-eu-west-1-xxxx/"
+)]
+pub struct ExportArgs {
+    /// The lake.
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    pub lake: PathBuf,
+    /// The table.
+    #[arg(long, value_enum)]
+    pub table: ExportTable,
+    /// The folder to write into (files are never overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The AWS account the custom source belongs to (12 digits).
+    #[arg(long, value_name = "ID")]
+    pub account_id: String,
+    /// The AWS region of the Security Lake.
+    #[arg(long, value_name = "REGION")]
+    pub region: String,
+    /// The custom source's name (default midgame-authentication / midgame-api-activity).
+    #[arg(long, value_name = "NAME")]
+    pub source_name: Option<String>,
+    /// First day (YYYY-MM-DD) to export.
+    #[arg(long, value_name = "DAY")]
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD) to export.
+    #[arg(long, value_name = "DAY")]
+    pub to: Option<String>,
+    /// midgame.toml (for the lake's session settings).
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
 }
 
 /// `midgame verify`.

@@ -18,7 +18,7 @@ use clap::Parser;
 pub use args::Cli;
 use args::Command;
 use commands::{
-    bench, check, compact, demo, detect, r#gen, ingest, report, run as run_cmd, sql, verify,
+    bench, check, compact, demo, detect, export, r#gen, ingest, report, run as run_cmd, sql, verify,
 };
 pub use printer::Printer;
 
@@ -71,6 +71,7 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Backfill(a) => run_cmd::backfill(&a, printer),
         Command::Compact(a) => compact::run(&a, printer),
         Command::Verify(a) => verify::run(&a, printer),
+        Command::Export(args::ExportCommand::Ocsf(a)) => export::run(&a, printer),
         Command::Bench(a) => bench::run(&a, printer),
         Command::Completions { shell } => {
             let mut cli = <Cli as clap::CommandFactory>::command();

@@ -52,7 +52,7 @@ fn docs() -> BTreeMap<String, String> {
     for t in midgame_schema::Table::ALL {
         docs.insert(t.name.to_owned(), t.doc.to_owned());
     }
-    for (name, doc, _) in crate::VIEWS {
+    for (name, doc, _) in crate::VIEWS.iter().chain(crate::OCSF_VIEWS) {
         docs.insert((*name).to_owned(), (*doc).to_owned());
     }
     docs.insert(

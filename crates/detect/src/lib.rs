@@ -36,11 +36,13 @@ pub use alerts::{
 };
 pub use allowlist::{AllowEntry, register_allowlist};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
-pub use datafusion::prelude::SessionContext;
+pub use datafusion::prelude::{DataFrame, SessionContext};
+/// A typed value for a query parameter.
+pub use datafusion::scalar::ScalarValue;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
 pub use functions::{FUNCTIONS, haversine_km, register_functions, register_geoip};
 pub use incidents::{Incident, STAGES, TimelineEntry, correlate};
-pub use views::{VIEWS, register_views};
+pub use views::{OCSF_VIEWS, VIEWS, register_views};
 
 use std::path::Path;
 use std::sync::Arc;

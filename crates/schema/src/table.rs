@@ -92,7 +92,7 @@ pub const AUTH_COLUMNS: &[Column] = &[
         "activity_id",
         Int32,
         false,
-        "OCSF activity within the class (3002: 1 Logon, 2 Logoff, 4 Service Ticket (SSO), 99 Other; 3001: 10 MFA Factor Enable, 11 MFA Factor Disable).",
+        "OCSF activity within the class (3002: 1 Logon, 2 Logoff, 99 Other, with `activity` naming it: SSO, MFA Verify, ...; 3001: 10 MFA Factor Enable, 11 MFA Factor Disable).",
     ),
     col(
         "event_type",

@@ -177,7 +177,7 @@ fn parse_record(
         time_ms,
         source: "entra",
         class_uid: 3002,
-        activity_id: if activity == "SSO" { 4 } else { 1 },
+        activity_id: if activity == "SSO" { 99 } else { 1 },
         event_type: category.unwrap_or("signIn"),
         activity,
         outcome: if code == 0 { "success" } else { "failure" },

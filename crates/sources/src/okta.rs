@@ -191,7 +191,9 @@ pub fn classify(event_type: &str) -> (i32, i32, &'static str) {
     match event_type {
         "user.session.start" => (3002, 1, "Logon"),
         "user.session.end" | "logout" | "user.session.clear" => (3002, 2, "Logoff"),
-        "user.authentication.sso" => (3002, 4, "SSO"),
+        // OCSF 3002's 4 is a Kerberos service ticket request: an SSO into an app is
+        // "Other", named.
+        "user.authentication.sso" => (3002, 99, "SSO"),
         "user.authentication.auth_via_mfa" => (3002, 99, "MFA Verify"),
         "system.push.send_factor_verify_push" => (3002, 99, "MFA Push"),
         "user.mfa.okta_verify.deny_push" | "user.mfa.okta_verify.deny_push_upgrade_needed" => {
@@ -199,7 +201,7 @@ pub fn classify(event_type: &str) -> (i32, i32, &'static str) {
         }
         "user.mfa.attempt_bypass" => (3002, 99, "MFA Bypass Attempt"),
         "policy.evaluate_sign_on" => (3002, 99, "Sign-on Policy"),
-        "user.session.access_admin_app" => (3002, 4, "Admin App Access"),
+        "user.session.access_admin_app" => (3002, 99, "Admin App Access"),
         "user.session.impersonation.grant" | "user.session.impersonation.initiate" => {
             (3005, 1, "Impersonation")
         }

@@ -5,6 +5,7 @@ pub(crate) mod check;
 pub(crate) mod compact;
 pub(crate) mod demo;
 pub(crate) mod detect;
+pub(crate) mod export;
 pub(crate) mod r#gen;
 pub(crate) mod ingest;
 pub(crate) mod report;
