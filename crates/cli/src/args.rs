@@ -53,6 +53,9 @@ pub enum Command {
     Compact(CompactArgs),
     /// Check every committed data file against its checksums; list what nothing commits.
     Verify(VerifyArgs),
+    /// Pull logs from where they live (`midgame pull okta`).
+    #[command(subcommand)]
+    Pull(PullCommand),
     /// Export the lake in another shape (`midgame export ocsf`).
     #[command(subcommand)]
     Export(ExportCommand),
@@ -144,6 +147,36 @@ pub struct CompactArgs {
     /// Only partitions with at least this many files.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
     pub min_files: u32,
+}
+
+/// `midgame pull ...`.
+#[derive(Debug, Subcommand)]
+pub enum PullCommand {
+    /// The Okta System Log API (`/api/v1/logs`) into gzip NDJSON files, resumable.
+    Okta(PullOktaArgs),
+}
+
+/// `midgame pull okta`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  export OKTA_API_TOKEN=...\n  midgame pull okta --org https://acme.okta.com --token-env OKTA_API_TOKEN --out /srv/logs/okta-api\n  midgame ingest --lake lake /srv/logs/okta-api"
+)]
+pub struct PullOktaArgs {
+    /// The org's URL.
+    #[arg(long, value_name = "URL")]
+    pub org: String,
+    /// The environment variable holding the API token (sent as `SSWS`).
+    #[arg(long, value_name = "VAR", default_value = "OKTA_API_TOKEN")]
+    pub token_env: String,
+    /// The folder the page files (and the cursor) go to.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Where the first pull starts (RFC 3339; later pulls go on from their cursor).
+    #[arg(long, value_name = "TS")]
+    pub since: Option<String>,
+    /// Events per page (at most 1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
 }
 
 /// `midgame export ...`.

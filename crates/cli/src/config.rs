@@ -35,6 +35,9 @@ pub(crate) struct Config {
     /// `[[archive]]`: the log folders `midgame run` reads.
     #[serde(default)]
     pub archive: Vec<ArchiveConfig>,
+    /// `[[pull]]`: logs `midgame run` pulls from an API before it ingests.
+    #[serde(default)]
+    pub pull: Vec<PullConfig>,
     /// `[run]`: how scheduled runs behave.
     #[serde(default)]
     pub run: RunConfig,
@@ -67,6 +70,25 @@ pub(crate) struct GeoipConfig {
     pub database: PathBuf,
     /// Optionally, an ASN database (`.mmdb` or ip-location-db ASN CSV).
     pub asn: Option<PathBuf>,
+}
+
+/// One `[[pull]]`: an Okta org's System Log, pulled into `out` before a run ingests
+/// (the files are read as an archive of source `okta`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PullConfig {
+    /// `okta` (the only API midgame pulls today).
+    pub source: String,
+    /// The org's URL (`https://acme.okta.com`).
+    pub org: String,
+    /// The environment variable holding the API token.
+    pub token_env: String,
+    /// Where the page files go (relative to the config file).
+    pub out: PathBuf,
+    /// Where the first pull starts (RFC 3339; default: a day ago).
+    pub since: Option<String>,
+    /// Events per page (default 1000, Okta's most).
+    pub limit: Option<u32>,
 }
 
 /// `[limits]`: what one file may cost before it is quarantined or refused (each
@@ -174,6 +196,14 @@ impl Config {
             )
         })?;
         cfg.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for p in &cfg.pull {
+            anyhow::ensure!(
+                p.source == "okta",
+                "{}: [[pull]] source = {:?}: midgame pulls from \"okta\" (the System Log API)",
+                path.display(),
+                p.source
+            );
+        }
         anyhow::ensure!(
             !cfg.output.html || cfg.output.dir.is_some(),
             "{}: [output] html = true writes each run's report into [output] dir, and there is no dir = \"...\"",
@@ -191,6 +221,19 @@ impl Config {
             &self.base.join(&g.database),
             g.asn.as_ref().map(|a| self.base.join(a)).as_deref(),
         )?))
+    }
+
+    /// Each `[[pull]]`'s folder as an archive of its source (after the configured ones).
+    pub(crate) fn add_pull_archives(&mut self) {
+        for p in &self.pull {
+            self.archive.push(ArchiveConfig {
+                source: Some(p.source.clone()),
+                paths: vec![p.out.join("okta-*.ndjson.gz").display().to_string()],
+                year: None,
+                tz: None,
+                mapping: None,
+            });
+        }
     }
 
     /// Every check of the config that reads no other file: what the fuzz target runs.

@@ -8,6 +8,7 @@ pub(crate) mod detect;
 pub(crate) mod export;
 pub(crate) mod r#gen;
 pub(crate) mod ingest;
+pub(crate) mod pull;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod sql;

@@ -40,7 +40,7 @@ impl Config {
     fn archive_files(&self, printer: &Printer) -> anyhow::Result<ArchiveFiles> {
         anyhow::ensure!(
             !self.archive.is_empty(),
-            "the config has no [[archive]] (source = \"okta\", paths = [\"okta/**/*.json.gz\"])"
+            "the config has no [[archive]] (source = \"okta\", paths = [\"okta/**/*.json.gz\"]) and no [[pull]]"
         );
         let written: Vec<(usize, &String)> = (self.archive.iter().enumerate())
             .flat_map(|(i, a)| a.paths.iter().map(move |p| (i, p)))
@@ -187,23 +187,18 @@ impl<E: Into<anyhow::Error>> From<E> for RunError {
 }
 
 fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode, RunError> {
-    let cfg = Config::load_required(a.config.as_deref())?;
+    let mut cfg = Config::load_required(a.config.as_deref())?;
+    cfg.add_pull_archives();
     let lake_dir = cfg.lake_path()?;
-    let ArchiveFiles { files, unreadable } = cfg.archive_files(printer)?;
-    let mut options = cfg
-        .archive
-        .iter()
-        .map(|arch| cfg.archive_options(arch))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let options = |cfg: &Config| -> anyhow::Result<Vec<IngestOptions>> {
+        cfg.archive
+            .iter()
+            .map(|arch| cfg.archive_options(arch))
+            .collect()
+    };
     if a.dry_run {
-        return Ok(dry_run(&lake_dir, &files, &options, started)?);
-    }
-    // `[geoip]` fills the locations of every archive's rows that came without one.
-    if let Some(g) = cfg.geoip()? {
-        let g = std::sync::Arc::new(g);
-        for o in &mut options {
-            o.geoip = Some(g.clone());
-        }
+        let ArchiveFiles { files, .. } = cfg.archive_files(printer)?;
+        return Ok(dry_run(&lake_dir, &files, &options(&cfg)?, started)?);
     }
     let lake = Lake::open(&lake_dir)
         .with_context(|| format!("opening the lake {}", lake_dir.display()))?;
@@ -211,6 +206,32 @@ fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode
         printer.warn(&format!(
             "took over the lake lock of a run that died holding it ({prev})"
         ));
+    }
+    // Pull (holding the lake, so two runs never pull into one folder at once), then
+    // read what the archives hold, the pulled files among them.
+    let mut pull_failed = Vec::new();
+    let mut pulled = 0u64;
+    for p in &cfg.pull {
+        match crate::commands::pull::pull(p, &cfg.base, printer) {
+            Ok(done) => pulled += done.events,
+            Err(e) => {
+                printer.warn(&format!("pull from {}: {}", p.org, crate::one_line(&e)));
+                pull_failed.push(format!("pull from {}", p.org));
+            }
+        }
+    }
+    let ArchiveFiles {
+        files,
+        mut unreadable,
+    } = cfg.archive_files(printer)?;
+    unreadable.extend(pull_failed);
+    let mut options = options(&cfg)?;
+    // `[geoip]` fills the locations of every archive's rows that came without one.
+    if let Some(g) = cfg.geoip()? {
+        let g = std::sync::Arc::new(g);
+        for o in &mut options {
+            o.geoip = Some(g.clone());
+        }
     }
     let mut state = AlertTable::load(lake.layout())?;
     state.recover_outbox(&lake)?;
@@ -271,6 +292,7 @@ fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode
     let degraded = !ingest.failed.is_empty() || delivery.failed > 0;
     line.add("status", if degraded { "degraded" } else { "ok" });
     line.add("lake", layout.root().display());
+    line.add("pulled", pulled);
     line.add("files_new", ingest.new_files);
     line.add("files_grown", ingest.grown_files);
     line.add("files_seen", ingest.seen_files);
