@@ -181,7 +181,7 @@ fn serve(events: Vec<(String, String)>, faults: Vec<(usize, Fault)>, delay: Dura
             remaining = if remaining == 0 { 50 } else { remaining - 1 };
             let headers = format!(
                 "Link: <{base}/api/v1/logs?limit={limit}>; rel=\"self\"\r\nLink: <{base}/api/v1/logs?after={end}&limit={limit}>; rel=\"next\"\r\nX-Rate-Limit-Limit: 50\r\nX-Rate-Limit-Remaining: {}\r\nX-Rate-Limit-Reset: {reset}\r\n",
-                if n % 5 == 0 { 0 } else { remaining }
+                if n.is_multiple_of(5) { 0 } else { remaining }
             );
             if faults
                 .iter()

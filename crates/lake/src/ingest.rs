@@ -46,6 +46,9 @@ pub struct IngestOptions {
     pub settle: Option<std::time::Duration>,
     /// What one file may cost: the longest record, the decompressed size and ratio.
     pub limits: Limits,
+    /// The name the file is recorded under, when not its path (an object's `s3://` URL,
+    /// downloaded to a temporary file).
+    pub shown_as: Option<String>,
 }
 
 /// What one file may cost, so that a hostile or broken file (a decompression bomb, a
@@ -99,6 +102,7 @@ impl Default for IngestOptions {
             admin_mapping: None,
             settle: None,
             limits: Limits::default(),
+            shown_as: None,
         }
     }
 }
@@ -448,7 +452,10 @@ impl Lake {
             quarantine.publish(&self.layout.quarantine_file(&hash))?;
             crate::crashpoint("quarantine published");
             self.commit(&mut ManifestEntry {
-                path: path.display().to_string(),
+                path: opts
+                    .shown_as
+                    .clone()
+                    .unwrap_or_else(|| path.display().to_string()),
                 size,
                 hash: hash.clone(),
                 start,
@@ -524,7 +531,10 @@ impl Lake {
             })
         };
         let first_line = range.first_line;
-        let file_name = path.display().to_string();
+        let file_name = opts
+            .shown_as
+            .clone()
+            .unwrap_or_else(|| path.display().to_string());
         let mtime = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .ok()

@@ -39,6 +39,7 @@ mod lock;
 mod manifest;
 mod plan;
 mod pool;
+pub mod remote;
 mod walk;
 mod writer;
 
@@ -90,6 +91,14 @@ pub enum LakeError {
         path: PathBuf,
         /// The kinds tried.
         tried: String,
+    },
+    /// Object storage refused or failed (credentials, a missing bucket, the network).
+    #[error("{url}: {reason}")]
+    Remote {
+        /// The object or prefix.
+        url: String,
+        /// What the store said.
+        reason: String,
     },
     /// Another process is writing the lake.
     #[error("{path}: the lake is locked by another run ({holder}); try again when it ends")]

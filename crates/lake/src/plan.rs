@@ -74,6 +74,15 @@ pub struct ManifestIndex {
 }
 
 impl ManifestIndex {
+    /// Whether the manifest read `key` (a path or URL) when it had this size and time,
+    /// to its end: nothing new in it.
+    #[must_use]
+    pub fn unchanged(&self, key: &str, size: u64, mtime_ms: i64) -> bool {
+        self.by_path
+            .get(key)
+            .is_some_and(|(s, m, end, _)| *s == size && *m == Some(mtime_ms) && *end == size)
+    }
+
     fn from_entries(entries: &[ManifestEntry]) -> Self {
         let mut idx = Self::default();
         for e in entries {

@@ -42,8 +42,10 @@ impl Config {
             !self.archive.is_empty(),
             "the config has no [[archive]] (source = \"okta\", paths = [\"okta/**/*.json.gz\"]) and no [[pull]]"
         );
+        // Object storage patterns are listed by their store (see `remote_files`).
         let written: Vec<(usize, &String)> = (self.archive.iter().enumerate())
             .flat_map(|(i, a)| a.paths.iter().map(move |p| (i, p)))
+            .filter(|(_, p)| !midgame_lake::remote::is_remote(p))
             .collect();
         let patterns: Vec<(usize, PathBuf)> = written
             .iter()
@@ -54,7 +56,11 @@ impl Config {
             unmatched,
             skipped,
             failed,
-        } = midgame_lake::find_globs(&patterns).context("[[archive]] paths")?;
+        } = if patterns.is_empty() {
+            midgame_lake::GlobMatches::default()
+        } else {
+            midgame_lake::find_globs(&patterns).context("[[archive]] paths")?
+        };
         for at in unmatched {
             printer.warn(&format!("[[archive]] {:?} matches no file", written[at].1));
         }
@@ -72,6 +78,36 @@ impl Config {
             files,
             unreadable: failed,
         })
+    }
+
+    /// The objects each `s3://` pattern matches, by archive; a store that cannot be
+    /// listed is one failed path (its URL), named in a warning.
+    fn remote_files(&self, printer: &Printer) -> RemoteFiles {
+        let mut out = RemoteFiles::default();
+        for (i, a) in self.archive.iter().enumerate() {
+            for p in a
+                .paths
+                .iter()
+                .filter(|p| midgame_lake::remote::is_remote(p))
+            {
+                match midgame_lake::remote::RemoteArchive::s3(p).and_then(|r| {
+                    let objects = r.list()?;
+                    Ok((r, objects))
+                }) {
+                    Ok((r, objects)) => {
+                        if objects.is_empty() {
+                            printer.warn(&format!("[[archive]] {p:?} matches no object"));
+                        }
+                        out.archives.push((i, r, objects));
+                    }
+                    Err(e) => {
+                        printer.warn(&e.to_string());
+                        out.failed.push(p.clone());
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn archive_options(&self, a: &ArchiveConfig) -> anyhow::Result<IngestOptions> {
@@ -122,6 +158,64 @@ impl Config {
         anyhow::ensure!(!q.is_empty(), "[run] builtin = false and no [run] queries");
         Ok(q)
     }
+}
+
+/// What the `[[archive]]` patterns on object storage matched.
+#[derive(Default)]
+struct RemoteFiles {
+    /// Per pattern: its archive, its store, and the objects it matched.
+    archives: Vec<(
+        usize,
+        midgame_lake::remote::RemoteArchive,
+        Vec<midgame_lake::remote::RemoteObject>,
+    )>,
+    /// Patterns whose store could not be listed.
+    failed: Vec<String>,
+}
+
+/// Ingest the objects the manifest has not read (same URL, size and time): each
+/// downloaded into the lake's `_tmp/`, ingested under its URL, then removed.
+fn ingest_remote(
+    lake: &Lake,
+    remote: &RemoteFiles,
+    options: &[IngestOptions],
+    printer: &Printer,
+) -> anyhow::Result<IngestSummary> {
+    let mut total = IngestSummary::default();
+    let index = lake.manifest_index()?;
+    for (i, store, objects) in &remote.archives {
+        for o in objects {
+            if index.unchanged(&o.url, o.size, o.modified_ms) {
+                total.seen_files += 1;
+                continue;
+            }
+            let name = format!(
+                "remote-{:016x}",
+                xxhash_rust::xxh3::xxh3_64(o.url.as_bytes())
+            );
+            let local = lake.layout().tmp_dir().join(name);
+            if let Err(e) = store.download(o, &local) {
+                printer.warn(&e.to_string());
+                total.failed.push(o.url.clone());
+                continue;
+            }
+            let opts = IngestOptions {
+                shown_as: Some(o.url.clone()),
+                ..options[*i].clone()
+            };
+            let mut s = lake.ingest_files(
+                std::slice::from_ref(&local),
+                &opts,
+                &IngestView::new(printer),
+            )?;
+            let _ = fs_err::remove_file(&local);
+            for f in &mut s.failed {
+                f.clone_from(&o.url);
+            }
+            total.merge(s);
+        }
+    }
+    Ok(total)
 }
 
 /// What the `[[archive]]` globs found.
@@ -225,6 +319,8 @@ fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode
         mut unreadable,
     } = cfg.archive_files(printer)?;
     unreadable.extend(pull_failed);
+    let remote = cfg.remote_files(printer);
+    unreadable.extend(remote.failed.iter().cloned());
     let mut options = options(&cfg)?;
     // `[geoip]` fills the locations of every archive's rows that came without one.
     if let Some(g) = cfg.geoip()? {
@@ -251,6 +347,7 @@ fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode
             ingest.merge(lake.ingest_files(&group, opts, &IngestView::new(printer))?);
         }
     }
+    ingest.merge(ingest_remote(&lake, &remote, &options, printer)?);
 
     // Detect over what has not been detected yet.
     let entries = lake.manifest()?;
