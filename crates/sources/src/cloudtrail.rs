@@ -18,8 +18,9 @@ use midgame_schema::ua;
 
 #[derive(Deserialize, Default)]
 struct Envelope<'a> {
+    /// Each record's own text, kept as `raw` (a delivered file is one line).
     #[serde(borrow, default, rename = "Records")]
-    records: Option<Vec<Record<'a>>>,
+    records: Option<Vec<&'a serde_json::value::RawValue>>,
     #[serde(flatten, borrow)]
     record: Record<'a>,
 }
@@ -96,6 +97,24 @@ struct Request<'a> {
     bucket: Text<'a>,
     #[serde(borrow, default)]
     key: Text<'a>,
+    #[serde(borrow, default, rename = "userName")]
+    user_name: Text<'a>,
+    #[serde(borrow, default, rename = "roleName")]
+    role_name: Text<'a>,
+    #[serde(borrow, default, rename = "groupName")]
+    group_name: Text<'a>,
+}
+
+/// The principal an IAM call acts on (`AttachUserPolicy` on a user, `AddUserToGroup` of a
+/// user, `CreateAccessKey` for a user): its type and name.
+fn iam_target<'a>(q: &'a Request<'a>) -> Option<(&'static str, &'a str)> {
+    if let Some(u) = q.user_name.value() {
+        Some(("AWS::IAM::User", u))
+    } else if let Some(r) = q.role_name.value() {
+        Some(("AWS::IAM::Role", r))
+    } else {
+        q.group_name.value().map(|g| ("AWS::IAM::Group", g))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -152,8 +171,15 @@ fn parse_text(
         Some(records) => {
             let mut errors = Vec::new();
             let mut skipped = 0;
-            for (i, r) in records.iter().enumerate() {
-                match add(r, None, line, opts, admin, auth) {
+            for (i, raw) in records.iter().enumerate() {
+                let r = match serde_json::from_str::<Record<'_>>(raw.get()) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        errors.push(format!("record {}: not a CloudTrail record: {e}", i + 1));
+                        continue;
+                    }
+                };
+                match add(&r, Some(raw.get()), line, opts, admin, auth) {
                     Ok(true) => {}
                     Ok(false) => skipped += 1,
                     Err(e) => errors.push(format!("record {}: {e}", i + 1)),
@@ -238,20 +264,25 @@ fn add(
         })
     });
     let resource = r.resources.0.first();
+    let iam = request.filter(|_| service == "iam").and_then(iam_target);
     let target_id = resource
         .and_then(|x| x.arn.value().map(str::to_owned))
+        .or_else(|| iam.map(|(_, name)| name.to_owned()))
         .or(object);
-    let target_type = resource.and_then(|x| x.kind.value()).or_else(|| {
-        request.and_then(|q| {
-            q.bucket.value().map(|_| {
-                if q.key.value().is_some() {
-                    "AWS::S3::Object"
-                } else {
-                    "AWS::S3::Bucket"
-                }
+    let target_type = resource
+        .and_then(|x| x.kind.value())
+        .or(iam.map(|(t, _)| t))
+        .or_else(|| {
+            request.and_then(|q| {
+                q.bucket.value().map(|_| {
+                    if q.key.value().is_some() {
+                        "AWS::S3::Object"
+                    } else {
+                        "AWS::S3::Bucket"
+                    }
+                })
             })
-        })
-    });
+        });
     let provenance = opts.provenance(line, text);
     admin.append(&AdminRow {
         time_ms,

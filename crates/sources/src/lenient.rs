@@ -229,3 +229,55 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
         d.deserialize_any(V(std::marker::PhantomData))
     }
 }
+
+/// A list of strings (`"riskEventTypes_v2": ["anonymizedIPAddress"]`): each element read as
+/// [`Text`] (a number is its text, anything else nothing); a lone string is a list of one;
+/// anything else is empty.
+#[derive(Debug, Default)]
+pub(crate) struct Texts<'a>(pub Vec<Text<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Texts<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Option::<OneOrMany<'a>>::deserialize(d)? {
+            Some(OneOrMany::Many(v)) => Ok(Texts(v)),
+            Some(OneOrMany::One(t)) => Ok(Texts(vec![t])),
+            None => Ok(Texts(Vec::new())),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<'a> {
+    Many(#[serde(borrow)] Vec<Text<'a>>),
+    One(#[serde(borrow)] Text<'a>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(json: &str) -> Vec<Option<String>> {
+        let t: Texts<'_> = serde_json::from_str(json).unwrap();
+        t.0.iter().map(|x| x.value().map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn a_list_of_strings_whatever_vendors_put_in_it() {
+        assert_eq!(
+            texts(r#"["anonymizedIPAddress", 7, {"a": 1}, null]"#),
+            [
+                Some("anonymizedIPAddress".into()),
+                Some("7".into()),
+                None,
+                None
+            ]
+        );
+        assert_eq!(
+            texts(r#""unfamiliarFeatures""#),
+            [Some("unfamiliarFeatures".into())]
+        );
+        assert!(texts("null").is_empty());
+        assert_eq!(texts(r#"{"a": ["b"]}"#), [None]);
+    }
+}

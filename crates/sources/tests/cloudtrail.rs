@@ -168,6 +168,7 @@ fn a_delivered_records_file_gzipped_reads_like_the_records_one_per_line() {
         "src_ip",
         "outcome",
         "target_id",
+        "raw",
     ] {
         assert_eq!(
             col(&delivered.admin, name),
@@ -175,6 +176,40 @@ fn a_delivered_records_file_gzipped_reads_like_the_records_one_per_line() {
             "{name}"
         );
     }
+    // Each record of a delivered file keeps its own text (Sigma rules read it).
+    let raw = col(&delivered.admin, "raw");
+    assert!(raw.iter().all(|r| {
+        r.as_deref()
+            .is_some_and(|r| r.starts_with('{') && !r.contains("\"Records\""))
+    }));
+}
+
+#[test]
+fn an_iam_call_names_the_principal_it_acts_on() {
+    let records = [
+        r#"{"eventTime":"2024-03-01T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","userIdentity":{"type":"IAMUser","userName":"ops","arn":"arn:aws:iam::1:user/ops"},"requestParameters":{"userName":"mallory","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}"#,
+        r#"{"eventTime":"2024-03-01T10:01:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachRolePolicy","userIdentity":{"type":"IAMUser","userName":"ops","arn":"arn:aws:iam::1:user/ops"},"requestParameters":{"roleName":"deploy","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}"#,
+        r#"{"eventTime":"2024-03-01T10:02:00Z","eventSource":"iam.amazonaws.com","eventName":"AddUserToGroup","userIdentity":{"type":"IAMUser","userName":"ops","arn":"arn:aws:iam::1:user/ops"},"requestParameters":{"groupName":"admins","userName":"mallory"}}"#,
+        r#"{"eventTime":"2024-03-01T10:03:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userIdentity":{"type":"IAMUser","userName":"ops","arn":"arn:aws:iam::1:user/ops"},"requestParameters":{"bucketName":"b","key":"k","userName":"not-iam"}}"#,
+    ];
+    let out = parse(
+        records.join("\n").into_bytes(),
+        &ParseOptions::new("ct.json"),
+    );
+    assert!(out.bad.is_empty(), "{:?}", out.bad);
+    let pairs: Vec<(Option<String>, Option<String>)> = col(&out.admin, "target_type")
+        .into_iter()
+        .zip(col(&out.admin, "target_id"))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (Some("AWS::IAM::User".into()), Some("mallory".into())),
+            (Some("AWS::IAM::Role".into()), Some("deploy".into())),
+            (Some("AWS::IAM::User".into()), Some("mallory".into())),
+            (Some("AWS::S3::Object".into()), Some("b/k".into())),
+        ]
+    );
 }
 
 #[test]

@@ -14,8 +14,14 @@ fn corpus(rel: &str) -> PathBuf {
 }
 
 fn parse(text: &str) -> (RecordBatch, u64, usize) {
+    let (auth, _, skipped, bad) = parse_both(text);
+    (auth, skipped, bad)
+}
+
+/// `auth` rows, `admin` rows, records skipped, records bad.
+fn parse_both(text: &str) -> (RecordBatch, RecordBatch, u64, usize) {
     let mut framer = Framer::new(text.as_bytes());
-    let (mut batches, mut skipped, mut bad) = (Vec::new(), 0, 0);
+    let (mut batches, mut admin, mut skipped, mut bad) = (Vec::new(), Vec::new(), 0, 0);
     while let Some(chunk) = framer.next_chunk().unwrap() {
         assert_eq!(
             SourceKind::recognise(&chunk),
@@ -24,14 +30,32 @@ fn parse(text: &str) -> (RecordBatch, u64, usize) {
         let p = SourceKind::new(&midgame_sources::entra::Entra)
             .parse(&chunk, &ParseOptions::new("entra.json"));
         batches.extend(p.auth);
+        admin.extend(p.admin);
         skipped += p.skipped;
         bad += p.bad.len();
     }
     (
         arrow::compute::concat_batches(&midgame_schema::auth_schema(), &batches).unwrap(),
+        arrow::compute::concat_batches(&midgame_schema::admin_schema(), &admin).unwrap(),
         skipped,
         bad,
     )
+}
+
+/// Sekoia's genuine interactive sign-in (`sign-in_activity6.json`) with `patch` laid over
+/// its `properties`, as one line.
+fn sign_in(patch: &serde_json::Value) -> String {
+    let test: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(corpus("sekoia-azure-ad/sign-in_activity6.json")).unwrap(),
+    )
+    .unwrap();
+    let mut r: serde_json::Value =
+        serde_json::from_str(test["input"]["message"].as_str().unwrap()).unwrap();
+    r["category"] = "SignInLogs".into();
+    for (k, v) in patch.as_object().unwrap() {
+        r["properties"][k] = v.clone();
+    }
+    r.to_string()
 }
 
 #[test]
@@ -80,17 +104,101 @@ fn diagnostic_settings_sign_ins_map_field_by_field() {
 }
 
 #[test]
-fn sign_ins_are_rows_and_other_entra_records_are_skipped() {
+fn sign_ins_are_rows_admin_work_is_admin_rows_and_the_rest_is_skipped() {
     let text = common::compact(common::messages(&corpus("sekoia-azure-ad.messages.ndjson")));
-    let (b, skipped, bad) = parse(&text.join("\n"));
+    let (b, admin, skipped, bad) = parse_both(&text.join("\n"));
     assert_eq!(bad, 0);
-    assert_eq!(b.num_rows() as u64 + skipped, text.len() as u64);
+    assert_eq!(
+        (b.num_rows() + admin.num_rows()) as u64 + skipped,
+        text.len() as u64
+    );
     assert_eq!(
         b.num_rows(),
         8,
         "6 interactive, 1 non-interactive, 1 service principal"
     );
-    assert!(skipped >= 11, "audit logs, Graph activity, risk events");
+    // A person acting on something else: two domains, an app role, a device's admin
+    // password; not a user's self-service or Microsoft's own services.
+    let mut actions = col(&admin, "action");
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            Some("Add app role assignment to service principal".to_owned()),
+            Some("Add unverified domain".to_owned()),
+            Some("Recover device local administrator password".to_owned()),
+            Some("Remove unverified domain".to_owned()),
+        ]
+    );
+    let role = col(&admin, "action")
+        .iter()
+        .position(|a| a.as_deref() == Some("Add app role assignment to service principal"))
+        .unwrap();
+    let at = |name: &str| col(&admin, name)[role].clone();
+    assert_eq!(
+        at("user").as_deref(),
+        Some("jdoe-aad@example.onmicrosoft.com")
+    );
+    assert_eq!(at("target_type").as_deref(), Some("ServicePrincipal"));
+    assert_eq!(
+        at("target_id").as_deref(),
+        Some("Office 365 Exchange Online")
+    );
+    assert_eq!(at("activity_id").as_deref(), Some("1"));
+    assert_eq!(at("outcome").as_deref(), Some("success"));
+    assert!(
+        skipped >= 7,
+        "self-service, services, Graph activity, risk events"
+    );
+}
+
+#[test]
+fn a_push_the_user_declined_or_left_is_an_mfa_row_and_an_anonymised_ip_a_proxy() {
+    let denied = |details: &str| {
+        serde_json::json!({"status": {"errorCode": 500121,
+            "failureReason": "Authentication failed during strong authentication request.",
+            "additionalDetails": details}, "mfaDetail": {}})
+    };
+    let lines = [
+        sign_in(&denied("MFA denied; user declined the authentication")),
+        sign_in(&denied("MFA denied; Phone App Reported Fraud")),
+        sign_in(&denied(
+            "MFA denied; user did not respond to mobile app notification",
+        )),
+        sign_in(
+            &serde_json::json!({"mfaDetail": {"authMethod": "Mobile app notification"},
+            "authenticationRequirement": "multiFactorAuthentication",
+            "riskEventTypes_v2": ["anonymizedIPAddress"]}),
+        ),
+        sign_in(&serde_json::json!({"riskEventTypes_v2": ["unfamiliarFeatures"]})),
+    ];
+    let (b, skipped, bad) = parse(&lines.join("\n"));
+    assert_eq!((b.num_rows(), skipped, bad), (5, 0, 0));
+    let activity: Vec<Option<String>> = col(&b, "activity");
+    assert_eq!(
+        activity,
+        [
+            "MFA Push Denied",
+            "MFA Push Denied",
+            "MFA Push",
+            "Logon",
+            "Logon"
+        ]
+        .map(|a| Some(a.to_owned()))
+    );
+    assert_eq!(
+        col(&b, "status_detail")[0].as_deref(),
+        Some("MFA denied; user declined the authentication")
+    );
+    assert_eq!(col(&b, "is_mfa")[2].as_deref(), Some("true"));
+    assert_eq!(
+        col(&b, "mfa_factor")[3].as_deref(),
+        Some("Mobile app notification")
+    );
+    let proxy = col(&b, "is_proxy");
+    assert_eq!(proxy[3].as_deref(), Some("true"));
+    assert_eq!(proxy[4], None, "Entra said nothing about a proxy");
+    assert_eq!(col(&b, "asn")[4].as_deref(), Some("62044"));
 }
 
 #[test]

@@ -345,3 +345,24 @@ fn content_recognition_picks_okta() {
         .unwrap();
     assert_eq!(SourceKind::recognise(&chunk), None);
 }
+
+#[test]
+fn a_code_sent_to_a_phone_and_a_device_added_name_the_factor_as_the_device() {
+    let events = [
+        r#"{"uuid":"1","published":"2024-05-01T10:00:00.000Z","eventType":"system.sms.send_phone_verification_message","actor":{"id":"00u1","type":"User","alternateId":"ann@acme.test"},"outcome":{"result":"SUCCESS"},"target":[{"id":"00u1","type":"User","alternateId":"ann@acme.test"},{"id":"mbl1","type":"Phone","alternateId":"+1 555-0100"}],"debugContext":{"debugData":{"dtHash":"abc"}}}"#,
+        r#"{"uuid":"2","published":"2024-05-01T10:01:00.000Z","eventType":"device.user.add","actor":{"id":"00u2","type":"User","alternateId":"bob@acme.test"},"outcome":{"result":"SUCCESS"},"target":[{"id":"guo1dev","type":"Device","displayName":"iPhone"},{"id":"00u2","type":"User","alternateId":"bob@acme.test"}]}"#,
+        r#"{"uuid":"3","published":"2024-05-01T10:02:00.000Z","eventType":"user.session.start","actor":{"id":"00u2","type":"User","alternateId":"bob@acme.test"},"outcome":{"result":"SUCCESS"},"target":[{"id":"x","type":"AppInstance","alternateId":"Slack"}],"debugContext":{"debugData":{"dtHash":"laptop"}}}"#,
+    ];
+    let (batches, bad) = parse_bytes(
+        events.join("\n").into_bytes(),
+        &ParseOptions::new("okta.json"),
+    );
+    assert!(bad.is_empty(), "{bad:?}");
+    let b = one_batch(batches);
+    assert_eq!(s(&b, "activity", 0), Some("MFA Code Sent"));
+    assert_eq!(s(&b, "device_id", 0), Some("+1 555-0100"));
+    assert_eq!(s(&b, "activity", 1), Some("Device Enroll"));
+    assert_eq!(s(&b, "device_id", 1), Some("guo1dev"));
+    // A sign-in's device is still the one signing in.
+    assert_eq!(s(&b, "device_id", 2), Some("laptop"));
+}
