@@ -3,7 +3,7 @@
 -- severity: high
 -- stage: initial-access
 -- attack: T1621
--- description: A successful MFA verification preceded, since the user's previous successful verification and within window_minutes, by at least min_denied denied pushes or at least min_pushes pushes sent (the unanswered ones re-sent): someone with the password pressing the user until they approve.
+-- description: A successful MFA verification preceded, since the user's previous successful verification and within window_minutes, by at least min_denied denied pushes or at least min_pushes pushes sent (the unanswered ones re-sent): someone with the password pressing the user until they approve. Okta's push events and Entra's sign-ins alike (a sign-in stopped at its push, error 500121, is a push sent, denied when the user declined it; one that completed MFA is the verification).
 -- tactic: Credential Access
 -- runbook: Ask the user whether they approved the push on purpose. If not: the password is known to someone else. Reset it, end the sessions the approval opened, switch the user to number matching or a phishing-resistant factor, and check the approving session's address and device.
 -- false_positives: A user whose phone was offline and who retried several times; a flaky Okta Verify install re-sending pushes.
@@ -11,10 +11,15 @@
 -- param min_pushes: 3  pushes sent before the success (a normal sign-in sends one)
 -- param min_denied: 2  pushes the user denied before the success
 WITH mfa AS (
-    SELECT user, time, time_ms, activity, outcome, src_ip, geo_city, geo_country, mfa_factor
+    -- A sign-in that itself completed MFA (Entra: required MFA and names the method) is
+    -- the verification.
+    SELECT user, time, time_ms,
+           CASE WHEN activity = 'Logon' THEN 'MFA Verify' ELSE activity END AS activity,
+           outcome, src_ip, geo_city, geo_country, mfa_factor
     FROM auth
     WHERE user IS NOT NULL
-      AND activity IN ('MFA Push', 'MFA Push Denied', 'MFA Verify')
+      AND (activity IN ('MFA Push', 'MFA Push Denied', 'MFA Verify')
+           OR (activity = 'Logon' AND outcome = 'success' AND is_mfa = true AND mfa_factor IS NOT NULL))
 ),
 successes AS (
     SELECT *, LAG(time_ms) OVER (PARTITION BY user ORDER BY time_ms) AS prev_success_ms

@@ -472,7 +472,13 @@ fn detect_writes_parquet_csv_ocsf_and_explains_what_the_allow_list_silenced() {
     detect(&["--format", "csv", "--output", csv.to_str().unwrap()]);
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), 9);
-    assert!(text.lines().next().unwrap().ends_with(",incident_id"));
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(",incident_id,tactic,technique,runbook,false_positives"),
+        "{text}"
+    );
     let incidents = std::fs::read_to_string(dir.path().join("alerts.incidents.csv")).unwrap();
     assert_eq!(incidents.lines().count(), 2, "{incidents}");
     // OCSF Detection Finding objects.
@@ -484,6 +490,20 @@ fn detect_writes_parquet_csv_ocsf_and_explains_what_the_allow_list_silenced() {
         assert_eq!(v["severity_id"], 4);
         assert_eq!(v["actor"]["user"]["email_addr"], "alice.lee@acme.test");
         assert_eq!(v["finding_info"]["uid"].as_str().unwrap().len(), 32);
+        // Every built-in names its technique and tactic and has a runbook.
+        let attack = &v["finding_info"]["attacks"][0];
+        assert!(
+            attack["technique"]["uid"]
+                .as_str()
+                .unwrap()
+                .starts_with('T'),
+            "{v}"
+        );
+        assert!(
+            attack["tactic"]["uid"].as_str().unwrap().starts_with("TA"),
+            "{v}"
+        );
+        assert!(v["remediation"]["desc"].as_str().unwrap().len() > 20, "{v}");
     }
     // What the allow-list silenced, and why.
     let o = detect(&["--explain-suppressed"]);
@@ -660,7 +680,7 @@ fn the_readme_worked_example_passes_check_and_runs_beside_the_built_ins() {
     let o = midgame(&["check"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stderr(&o).contains("9 detections, 9 test files: all good"),
+        stderr(&o).contains("14 detections, 14 test files: all good"),
         "{}",
         stderr(&o)
     );

@@ -56,6 +56,9 @@ pub enum Command {
     /// Pull logs from where they live (`midgame pull okta`).
     #[command(subcommand)]
     Pull(PullCommand),
+    /// Sigma rules in (`midgame sigma convert`).
+    #[command(subcommand)]
+    Sigma(SigmaCommand),
     /// Export the lake in another shape (`midgame export ocsf`).
     #[command(subcommand)]
     Export(ExportCommand),
@@ -177,6 +180,33 @@ pub struct PullOktaArgs {
     /// Events per page (at most 1000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: Option<u32>,
+}
+
+/// `midgame sigma ...`.
+#[derive(Debug, Subcommand)]
+pub enum SigmaCommand {
+    /// Sigma rules as midgame detection files (the usual header, then plain SQL over the
+    /// lake's tables); a rule that cannot be converted is named with the construct, never
+    /// weakened.
+    Convert(SigmaConvertArgs),
+}
+
+/// `midgame sigma convert`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  midgame sigma convert rules/identity/okta --out queries/sigma\n  midgame sigma convert okta_api_token_created.yml\n  midgame detect --lake lake --sigma rules/identity/okta"
+)]
+pub struct SigmaConvertArgs {
+    /// A rule file or a folder of them (`*.yml`, `*.yaml`, recursively).
+    #[arg(value_name = "PATH", value_parser = existing_path)]
+    pub path: PathBuf,
+    /// Write one `<id>.sql` per rule into this folder (created; an existing file is not
+    /// overwritten) instead of printing them.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Exit with 1 when any rule cannot be converted.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// `midgame export ...`.
@@ -390,12 +420,21 @@ pub struct DetectArgs {
     /// with a built-in's id replaces it (repeatable).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub queries: Vec<PathBuf>,
-    /// Leave the built-in detections out: run only the --queries folders.
-    #[arg(long, requires = "queries")]
+    /// Sigma rules (a `.yml` file or a folder of them), converted and run beside the
+    /// others; a rule that cannot be converted is named on stderr and left out
+    /// (repeatable).
+    #[arg(long, value_name = "PATH", value_parser = existing_path)]
+    pub sigma: Vec<PathBuf>,
+    /// Leave the built-in detections out: run only the --queries and --sigma ones.
+    #[arg(long)]
     pub no_builtin: bool,
     /// midgame.toml: detection parameters, the allow-list, the incident window.
     #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
     pub config: Option<PathBuf>,
+    /// Print the catalogue instead of running: id, title, stage, ATT&CK technique, the
+    /// tables each reads, and whether it runs (the lake is not read).
+    #[arg(long)]
+    pub list: bool,
     /// Only alerts that end at or after this time (RFC 3339 or YYYY-MM-DD, UTC); older
     /// history still serves as baseline.
     #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
@@ -432,8 +471,11 @@ pub struct ReportArgs {
     /// A folder of your own detections, beside the built-in ones (repeatable).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]
     pub queries: Vec<PathBuf>,
+    /// Sigma rules (a `.yml` file or a folder), converted and run beside the others.
+    #[arg(long, value_name = "PATH", value_parser = existing_path)]
+    pub sigma: Vec<PathBuf>,
     /// Leave the built-in detections out.
-    #[arg(long, requires = "queries")]
+    #[arg(long)]
     pub no_builtin: bool,
     /// Only alerts that end at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
     #[arg(long, value_name = "TS", value_parser = timestamp_ms)]
@@ -534,6 +576,15 @@ fn existing_file(s: &str) -> Result<PathBuf, String> {
         Ok(p)
     } else {
         Err(format!("{s}: no such file"))
+    }
+}
+
+fn existing_path(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(format!("{s}: no such file or directory"))
     }
 }
 

@@ -150,6 +150,8 @@ pub(crate) struct RunConfig {
     pub raw: String,
     /// Folders of your own detections, run beside the built-in ones.
     pub queries: Vec<PathBuf>,
+    /// Sigma rules (files or folders), converted and run beside the others.
+    pub sigma: Vec<PathBuf>,
     /// Run the built-in detections.
     pub builtin: bool,
 }
@@ -161,6 +163,7 @@ impl Default for RunConfig {
             settle_seconds: 300,
             raw: "full".to_owned(),
             queries: Vec::new(),
+            sigma: Vec::new(),
             builtin: true,
         }
     }

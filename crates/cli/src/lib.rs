@@ -18,8 +18,8 @@ use clap::Parser;
 pub use args::Cli;
 use args::Command;
 use commands::{
-    bench, check, compact, demo, detect, export, r#gen, ingest, pull, report, run as run_cmd, sql,
-    verify,
+    bench, check, compact, demo, detect, export, r#gen, ingest, pull, report, run as run_cmd,
+    sigma, sql, verify,
 };
 pub use printer::Printer;
 
@@ -73,6 +73,7 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Compact(a) => compact::run(&a, printer),
         Command::Verify(a) => verify::run(&a, printer),
         Command::Export(args::ExportCommand::Ocsf(a)) => export::run(&a, printer),
+        Command::Sigma(args::SigmaCommand::Convert(a)) => sigma::run(&a, printer),
         Command::Pull(args::PullCommand::Okta(a)) => pull::run(&a, printer),
         Command::Bench(a) => bench::run(&a, printer),
         Command::Completions { shell } => {

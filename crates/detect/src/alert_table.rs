@@ -534,6 +534,19 @@ fn from_batch(b: &RecordBatch) -> Result<Vec<Tracked>, String> {
     );
     let (first, last) = (time("first_seen")?, time("last_seen")?);
     let (summary, evidence, incident) = (text("summary")?, text("evidence")?, text("incident_id")?);
+    // The context columns came later: a table written before has none.
+    let optional = |name: &str| text(name).ok();
+    let (tactic, technique, runbook, fps) = (
+        optional("tactic"),
+        optional("technique"),
+        optional("runbook"),
+        optional("false_positives"),
+    );
+    let at = |a: &Option<StringArray>, i: usize| {
+        a.as_ref()
+            .filter(|a| a.is_valid(i))
+            .map(|a| a.value(i).to_owned())
+    };
     let active = col("active")?
         .as_boolean_opt()
         .ok_or("`active` is not a boolean")?;
@@ -563,6 +576,12 @@ fn from_batch(b: &RecordBatch) -> Result<Vec<Tracked>, String> {
                 summary: summary.value(i).to_owned(),
                 evidence,
                 incident_id: incident.is_valid(i).then(|| incident.value(i).to_owned()),
+                context: crate::AlertContext {
+                    tactic: at(&tactic, i),
+                    technique: at(&technique, i),
+                    runbook: at(&runbook, i),
+                    false_positives: at(&fps, i),
+                },
             },
             active: active.value(i),
             fingerprint: fp.value(i).to_owned(),
@@ -593,6 +612,7 @@ mod tests {
             summary: summary.to_owned(),
             evidence: serde_json::Map::new(),
             incident_id: None,
+            context: crate::AlertContext::default(),
         }
     }
 

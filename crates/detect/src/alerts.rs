@@ -43,6 +43,39 @@ pub struct Alert {
     /// The incident this alert belongs to, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<String>,
+    /// What the detection says beside every alert: ATT&CK, runbook, false positives.
+    #[serde(flatten)]
+    pub context: AlertContext,
+}
+
+/// The context a detection's header gives its alerts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AlertContext {
+    /// MITRE ATT&CK tactic (`Initial Access`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tactic: Option<String>,
+    /// MITRE ATT&CK technique (`T1078.004`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub technique: Option<String>,
+    /// What to check and do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
+    /// What is known to look like this and is not an intrusion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub false_positives: Option<String>,
+}
+
+impl AlertContext {
+    /// The context of `det`'s alerts (an `attack` of `-` names no technique).
+    #[must_use]
+    pub fn of(det: &Detection) -> Self {
+        Self {
+            tactic: det.tactic.clone(),
+            technique: Some(det.attack.clone()).filter(|a| !a.is_empty() && a != "-"),
+            runbook: det.runbook.clone(),
+            false_positives: det.false_positives.clone(),
+        }
+    }
 }
 
 const REQUIRED_COLUMNS: [&str; 5] = ["user", "first_seen", "last_seen", "summary", "alert_key"];
@@ -61,6 +94,7 @@ pub fn to_alerts(det: &Detection, batches: &[RecordBatch]) -> Result<Vec<Alert>,
         reason,
     };
     let mut out = Vec::new();
+    let context = AlertContext::of(det);
     for b in batches {
         for col in REQUIRED_COLUMNS {
             if b.schema().column_with_name(col).is_none() {
@@ -134,6 +168,7 @@ pub fn to_alerts(det: &Detection, batches: &[RecordBatch]) -> Result<Vec<Alert>,
                 summary: value(&summary, i),
                 evidence,
                 incident_id: None,
+                context: context.clone(),
             });
         }
     }
@@ -202,6 +237,8 @@ fn times_ms(b: &RecordBatch, name: &str) -> Result<Vec<i64>, String> {
 pub struct RunOptions {
     /// Parameter overrides per detection id (from `[detections.<id>]`).
     pub params: BTreeMap<String, BTreeMap<String, ParamValue>>,
+    /// Detections left out (`[detections.<id>] enabled = false`).
+    pub disabled: std::collections::BTreeSet<String>,
     /// Allow-listed networks.
     pub allowlist: Vec<AllowEntry>,
     /// Incidents chain a user's alerts that start within this long of the previous one.
@@ -221,6 +258,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             params: BTreeMap::new(),
+            disabled: std::collections::BTreeSet::new(),
             allowlist: Vec::new(),
             incident_window_ms: 24 * 3_600_000,
             incident_min_stages: 2,
@@ -359,6 +397,7 @@ pub async fn find_alerts(
     if let Some(unknown) = opts
         .params
         .keys()
+        .chain(&opts.disabled)
         .find(|k| !detections.iter().any(|d| &d.id == *k))
     {
         return Err(DetectionError::Param {
@@ -367,6 +406,12 @@ pub async fn find_alerts(
             reason: "no detection has this id".into(),
         });
     }
+    let enabled: Vec<Detection> = detections
+        .iter()
+        .filter(|d| !opts.disabled.contains(&d.id))
+        .cloned()
+        .collect();
+    let detections = enabled.as_slice();
     let qerr = |source| DetectionError::Query {
         path: origin.clone(),
         source,
@@ -444,14 +489,25 @@ pub async fn run_detections(
     queries: &[PathBuf],
     opts: &RunOptions,
 ) -> Result<Findings, DetectionError> {
-    let detections = Detection::load_dirs(queries)?;
+    run_loaded(ctx, &Detection::load_dirs(queries)?, opts).await
+}
+
+/// Find the alerts of `detections` (see [`find_alerts`]) and chain them into incidents.
+///
+/// # Errors
+/// Any parameter or plan is bad (before anything runs), or a query fails.
+pub async fn run_loaded(
+    ctx: &SessionContext,
+    detections: &[Detection],
+    opts: &RunOptions,
+) -> Result<Findings, DetectionError> {
     let Unchained {
         mut alerts,
         suppressed,
-    } = find_alerts(ctx, &detections, opts).await?;
+    } = find_alerts(ctx, detections, opts).await?;
     let incidents = chain(
         &mut alerts,
-        &stages_of(&detections),
+        &stages_of(detections),
         opts.incident_window_ms,
         opts.incident_min_stages,
     );

@@ -59,7 +59,8 @@ impl Default for IncidentConfig {
     }
 }
 
-/// `[detections.<id>]`: parameter overrides per detection id.
+/// `[detections.<id>]`: parameter overrides per detection id, and `enabled = false` to
+/// leave a detection out.
 pub type DetectionParams = BTreeMap<String, BTreeMap<String, ParamValue>>;
 
 impl<'de> Deserialize<'de> for ParamValue {
@@ -80,6 +81,9 @@ impl<'de> Deserialize<'de> for ParamValue {
             }
             fn visit_f64<E>(self, v: f64) -> Result<ParamValue, E> {
                 Ok(ParamValue::Float(v))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<ParamValue, E> {
+                Ok(ParamValue::Bool(v))
             }
             fn visit_str<E>(self, v: &str) -> Result<ParamValue, E> {
                 Ok(ParamValue::Text(v.to_owned()))
@@ -127,9 +131,25 @@ impl RunOptions {
                 "[incidents] window_hours must be a positive number of hours, not {hours}"
             ));
         }
+        let mut params = params.clone();
+        let mut disabled = std::collections::BTreeSet::new();
+        for (id, values) in &mut params {
+            match values.remove("enabled") {
+                None | Some(ParamValue::Bool(true)) => {}
+                Some(ParamValue::Bool(false)) => {
+                    disabled.insert(id.clone());
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "[detections.{id}] enabled takes true or false, not {other:?}"
+                    ));
+                }
+            }
+        }
         #[allow(clippy::cast_possible_truncation)]
         Ok(RunOptions {
-            params: params.clone(),
+            params,
+            disabled,
             allowlist: allow_entries(allowlist)?,
             incident_window_ms: (hours * 3_600_000.0) as i64,
             incident_min_stages: incidents.min_stages,

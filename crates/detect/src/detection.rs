@@ -117,6 +117,8 @@ pub enum ParamValue {
     Float(f64),
     /// Text.
     Text(String),
+    /// True or false (`[detections.<id>] enabled`; no detection parameter is one).
+    Bool(bool),
 }
 
 impl ParamValue {
@@ -135,6 +137,7 @@ impl ParamValue {
             ParamValue::Int(i) => ScalarValue::Int64(Some(*i)),
             ParamValue::Float(f) => ScalarValue::Float64(Some(*f)),
             ParamValue::Text(s) => ScalarValue::Utf8(Some(s.clone())),
+            ParamValue::Bool(b) => ScalarValue::Boolean(Some(*b)),
         }
     }
 
@@ -143,6 +146,7 @@ impl ParamValue {
             ParamValue::Int(_) => "a whole number",
             ParamValue::Float(_) => "a number",
             ParamValue::Text(_) => "text",
+            ParamValue::Bool(_) => "true or false",
         }
     }
 }

@@ -37,6 +37,14 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
         "Browser family of a user agent (`Chrome`, `Safari`, `Firefox`, `Edge`, ...), as ingest fills `browser`.",
     ),
     (
+        "sigma_match(raw, path, op, arg)",
+        "Whether a field of the original record meets a test (op `re`, `cidr`, `exists`, `null`, `eq`, `lt`, `le`, `gt`, `ge`): keys matched without regard to case, arrays as any element, `a|b` alternatives. Used by rules converted from Sigma.",
+    ),
+    (
+        "sigma_text(raw, path)",
+        "The first value at `path` in the original record, as text.",
+    ),
+    (
         "geoip_city(ip), geoip_country(ip), geoip_lat(ip), geoip_lon(ip), geoip_asn(ip)",
         "What the configured GeoIP databases ([geoip] in midgame.toml) say about an address; registered only when one is configured.",
     ),
@@ -172,6 +180,7 @@ pub fn register_functions(ctx: &SessionContext) {
         "ua_browser",
         midgame_schema::ua::browser_family,
     )));
+    crate::sigma_fns::register(ctx);
 }
 
 fn to_float(a: &ArrayRef) -> Result<ArrayRef> {

@@ -216,6 +216,7 @@ mod tests {
             summary: format!("{detection} at {first}"),
             evidence: serde_json::Map::new(),
             incident_id: None,
+            context: Default::default(),
         }
     }
 

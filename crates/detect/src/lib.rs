@@ -25,14 +25,15 @@ mod detection;
 mod functions;
 mod incidents;
 pub mod output;
+pub mod sigma_fns;
 pub mod slt;
 mod store;
 pub mod time;
 mod views;
 
 pub use alerts::{
-    Alert, Findings, RunOptions, Suppressed, Unchained, chain, find_alerts, in_window,
-    run_detections, stages_of, to_alerts,
+    Alert, AlertContext, Findings, RunOptions, Suppressed, Unchained, chain, find_alerts,
+    in_window, run_detections, run_loaded, stages_of, to_alerts,
 };
 pub use allowlist::{AllowEntry, register_allowlist};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
@@ -42,7 +43,7 @@ pub use datafusion::scalar::ScalarValue;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
 pub use functions::{FUNCTIONS, haversine_km, register_functions, register_geoip};
 pub use incidents::{Incident, STAGES, TimelineEntry, correlate};
-pub use views::{OCSF_VIEWS, VIEWS, register_views};
+pub use views::{OCSF_VIEWS, VIEWS, register_views, tables_read};
 
 use std::path::Path;
 use std::sync::Arc;

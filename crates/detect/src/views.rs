@@ -119,3 +119,45 @@ pub async fn register_views(ctx: &SessionContext) -> datafusion::error::Result<(
     }
     Ok(())
 }
+
+/// The lake tables a query reads, directly or through the shared views (`signins` is
+/// `auth`), in the order `auth`, `admin`. Comments are not read.
+#[must_use]
+pub fn tables_read(sql: &str) -> Vec<&'static str> {
+    let mut found = std::collections::BTreeSet::new();
+    collect_tables(sql, &mut found, 0);
+    [midgame_schema::AUTH, midgame_schema::ADMIN]
+        .into_iter()
+        .filter(|t| found.contains(t))
+        .collect()
+}
+
+fn collect_tables(sql: &str, found: &mut std::collections::BTreeSet<&'static str>, depth: u8) {
+    let code: String = sql
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Names after FROM or JOIN (a table or a view; subqueries are read on).
+    let words: Vec<&str> = code
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for pair in words.windows(2) {
+        if !(pair[0].eq_ignore_ascii_case("from") || pair[0].eq_ignore_ascii_case("join")) {
+            continue;
+        }
+        let name = pair[1].to_ascii_lowercase();
+        for t in [midgame_schema::AUTH, midgame_schema::ADMIN] {
+            if name == t {
+                found.insert(t);
+            }
+        }
+        if depth < 4
+            && let Some((_, _, view_sql)) =
+                VIEWS.iter().chain(OCSF_VIEWS).find(|(v, _, _)| *v == name)
+        {
+            collect_tables(view_sql, found, depth + 1);
+        }
+    }
+}

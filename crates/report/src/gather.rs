@@ -686,6 +686,7 @@ fn param_text(v: &ParamValue) -> String {
         ParamValue::Int(i) => i.to_string(),
         ParamValue::Float(f) => f.to_string(),
         ParamValue::Text(t) => format!("{t:?}"),
+        ParamValue::Bool(b) => b.to_string(),
     }
 }
 

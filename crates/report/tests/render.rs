@@ -25,6 +25,7 @@ fn alert(i: usize, user: &str, detection: &str, summary: &str) -> Alert {
         summary: summary.to_owned(),
         evidence,
         incident_id: None,
+        context: Default::default(),
     }
 }
 

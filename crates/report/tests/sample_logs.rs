@@ -139,7 +139,7 @@ async fn the_intrusion_with_its_context() {
         .map(|s| (s.table.as_str(), s.source.as_str()))
         .collect();
     assert_eq!(sources, [("auth", "okta"), ("admin", "admin-audit")]);
-    assert_eq!(r.detections.len(), 9);
+    assert_eq!(r.detections.len(), 14);
     assert!(r.detections.iter().all(|d| d.runbook.is_some()));
 }
 

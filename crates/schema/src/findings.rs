@@ -51,6 +51,30 @@ pub const ALERT_COLUMNS: &[Column] = &[
         true,
         "The incident the alert belongs to (null: none).",
     ),
+    col(
+        "tactic",
+        Utf8,
+        true,
+        "The MITRE ATT&CK tactic of the detection (`Initial Access`), when it names one.",
+    ),
+    col(
+        "technique",
+        Utf8,
+        true,
+        "The MITRE ATT&CK technique (`T1078.004`), when the detection names one.",
+    ),
+    col(
+        "runbook",
+        Utf8,
+        true,
+        "What the person on call checks and does, from the detection.",
+    ),
+    col(
+        "false_positives",
+        Utf8,
+        true,
+        "What is known to look like this finding and is not an intrusion.",
+    ),
 ];
 
 /// Columns the alert lifecycle table adds to [`ALERT_COLUMNS`].
@@ -188,7 +212,8 @@ mod tests {
             ALERT_COLUMNS.len() + ALERT_LIFECYCLE_COLUMNS.len()
         );
         assert_eq!(s.field(4).name(), "first_seen");
-        assert_eq!(s.field(9).name(), "status");
+        assert_eq!(s.field(ALERT_COLUMNS.len()).name(), "status");
+        assert_eq!(s.field(ALERT_COLUMNS.len() - 1).name(), "false_positives");
         assert_eq!(incident_schema().field(3).name(), "score");
     }
 }

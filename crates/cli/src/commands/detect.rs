@@ -17,7 +17,14 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     }
     // Yours add to the built-ins, or replace the one of the same id.
     queries.extend(a.queries.iter().cloned());
+    let detections = crate::commands::sigma::load_detections(&queries, &a.sigma, &|w| {
+        printer.warn(w);
+    })?;
     let mut opts = cfg.run_options()?;
+    if a.list {
+        list(&detections, &opts)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     opts.explain_suppressed = a.explain_suppressed;
     opts.from_ms = a.from;
     opts.to_ms = a.to;
@@ -31,7 +38,7 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
             );
         }
         let (findings, page) =
-            crate::commands::report::findings_and_page(&a.lake, &cfg, &queries, &opts, None)?;
+            crate::commands::report::findings_and_page(&a.lake, &cfg, &detections, &opts, None)?;
         crate::commands::report::emit(&page, a.output.as_deref())?;
         printer.status(&output::summary_line(&findings));
         return Ok(ExitCode::SUCCESS);
@@ -42,7 +49,7 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     }
     let findings = crate::runtime()?.block_on(async {
         let ctx = crate::open_session(&a.lake, &cfg).await?;
-        anyhow::Ok(midgame_detect::run_detections(&ctx, &queries, &opts).await?)
+        anyhow::Ok(midgame_detect::run_loaded(&ctx, &detections, &opts).await?)
     })?;
     match &a.output {
         Some(path) => output::write_findings_file(path, &findings, format)?,
@@ -56,4 +63,53 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         printer.status(&output::summary_line(&findings));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The catalogue: one line per detection, in the order they run.
+fn list(
+    detections: &[midgame_detect::Detection],
+    opts: &midgame_detect::RunOptions,
+) -> anyhow::Result<()> {
+    let rows: Vec<[String; 6]> = detections
+        .iter()
+        .map(|d| {
+            [
+                d.id.clone(),
+                d.stage.clone(),
+                d.attack.clone(),
+                midgame_detect::tables_read(&d.sql).join(","),
+                if opts.disabled.contains(&d.id) {
+                    "no".to_owned()
+                } else {
+                    "yes".to_owned()
+                },
+                d.title.clone(),
+            ]
+        })
+        .collect();
+    let head = ["ID", "STAGE", "ATTACK", "TABLES", "ENABLED", "TITLE"];
+    let mut width = head.map(str::len);
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let line = |cells: [&str; 6]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}  ", w = width[i]));
+            }
+        }
+        l
+    };
+    writeln!(out, "{}", line(head))?;
+    for r in &rows {
+        writeln!(out, "{}", line(r.each_ref().map(String::as_str)))?;
+    }
+    out.flush()?;
+    Ok(())
 }

@@ -11,5 +11,6 @@ pub(crate) mod ingest;
 pub(crate) mod pull;
 pub(crate) mod report;
 pub(crate) mod run;
+pub(crate) mod sigma;
 pub(crate) mod sql;
 pub(crate) mod verify;

@@ -2,7 +2,7 @@
 //! self-contained HTML file (see `midgame_report`).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use midgame_detect::{Detection, Findings, RunOptions, SessionContext};
@@ -54,18 +54,17 @@ pub(crate) fn emit(page: &str, output: Option<&Path>) -> anyhow::Result<()> {
 pub(crate) fn findings_and_page(
     lake: &Path,
     cfg: &Config,
-    queries: &[PathBuf],
+    detections: &[Detection],
     opts: &RunOptions,
     user: Option<&str>,
 ) -> anyhow::Result<(Findings, String)> {
-    let detections = Detection::load_dirs(queries)?;
     // The overview lists what the allow-list silenced.
     let mut opts = opts.clone();
     opts.explain_suppressed = true;
     crate::runtime()?.block_on(async {
         let ctx = crate::open_session(lake, cfg).await?;
-        let findings = midgame_detect::run_detections(&ctx, queries, &opts).await?;
-        let page = html(&ctx, lake, &findings, &detections, &opts, user).await?;
+        let findings = midgame_detect::run_loaded(&ctx, detections, &opts).await?;
+        let page = html(&ctx, lake, &findings, detections, &opts, user).await?;
         anyhow::Ok((findings, page))
     })
 }
@@ -85,10 +84,12 @@ pub(crate) fn run(a: &ReportArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         queries.push(crate::builtin_queries()?);
     }
     queries.extend(a.queries.iter().cloned());
+    let detections =
+        crate::commands::sigma::load_detections(&queries, &a.sigma, &|w| printer.warn(w))?;
     let mut opts = cfg.run_options()?;
     opts.from_ms = a.from;
     opts.to_ms = a.to;
-    let (findings, page) = findings_and_page(&a.lake, &cfg, &queries, &opts, a.user.as_deref())?;
+    let (findings, page) = findings_and_page(&a.lake, &cfg, &detections, &opts, a.user.as_deref())?;
     emit(&page, a.output.as_deref())?;
     if let Some(out) = &a.output {
         printer.status(&format!(

@@ -148,15 +148,35 @@ impl Config {
         })
     }
 
-    /// The detection folders: the built-in ones unless `[run] builtin = false`, and yours.
-    fn run_queries(&self) -> anyhow::Result<Vec<PathBuf>> {
+    /// The detections: the built-in ones unless `[run] builtin = false`, your folders,
+    /// and the Sigma rules of `[run] sigma` (a rule that cannot be converted is named in
+    /// the log and left out).
+    fn run_detections(&self) -> anyhow::Result<Vec<midgame_detect::Detection>> {
         let mut q = Vec::new();
         if self.run.builtin {
             q.push(crate::builtin_queries()?);
         }
         q.extend(self.run.queries.iter().map(|d| self.base.join(d)));
-        anyhow::ensure!(!q.is_empty(), "[run] builtin = false and no [run] queries");
-        Ok(q)
+        let sigma: Vec<PathBuf> = self.run.sigma.iter().map(|d| self.base.join(d)).collect();
+        anyhow::ensure!(
+            !q.is_empty() || !sigma.is_empty(),
+            "[run] builtin = false and no [run] queries or sigma"
+        );
+        let detections =
+            crate::commands::sigma::load_detections(&q, &sigma, &|w| tracing::warn!("{w}"))?;
+        if self.run.raw == "none" {
+            for d in detections
+                .iter()
+                .filter(|d| d.sql.contains("sigma_match(raw"))
+            {
+                tracing::warn!(
+                    "{}: `{}` reads fields of the original record, which [run] raw = \"none\" does not keep: it finds nothing in what is ingested so",
+                    d.path.display(),
+                    d.id
+                );
+            }
+        }
+        Ok(detections)
     }
 }
 
@@ -453,7 +473,7 @@ fn detect_into(
     window: (Option<i64>, Option<i64>),
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<(Diff, Option<String>)> {
-    let detections = midgame_detect::Detection::load_dirs(&cfg.run_queries()?)?;
+    let detections = cfg.run_detections()?;
     let mut opts = cfg.run_options()?;
     opts.from_ms = window.0;
     opts.to_ms = window.1;

@@ -242,6 +242,10 @@ pub(crate) fn alert_columns(alerts: &[&Alert]) -> Result<Vec<ArrayRef>, OutputEr
         strings(alerts.iter().map(|a| Some(a.summary.as_str()))),
         strings(evidence.iter().map(|e| Some(e.as_str()))),
         strings(alerts.iter().map(|a| a.incident_id.as_deref())),
+        strings(alerts.iter().map(|a| a.context.tactic.as_deref())),
+        strings(alerts.iter().map(|a| a.context.technique.as_deref())),
+        strings(alerts.iter().map(|a| a.context.runbook.as_deref())),
+        strings(alerts.iter().map(|a| a.context.false_positives.as_deref())),
     ])
 }
 

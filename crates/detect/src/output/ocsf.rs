@@ -48,10 +48,12 @@ pub fn finding(a: &Alert) -> Value {
             "title": a.summary,
             "types": [a.detection],
             "analytic": {"uid": a.detection, "name": a.detection, "type_id": 1, "type": "Rule"},
+            "attacks": attacks(a),
             "first_seen_time": first,
             "last_seen_time": last,
             "related_events_count": Value::Null,
         },
+        "remediation": remediation(a),
         "actor": {"user": {"email_addr": a.user, "name": a.user}},
         "metadata": {
             "version": "1.1.0",
@@ -61,6 +63,77 @@ pub fn finding(a: &Alert) -> Value {
         "unmapped": {"evidence": a.evidence},
     })
 }
+/// OCSF `attack` objects: the technique (a sub-technique also names its parent) and
+/// the tactic, as far as the detection names them.
+fn attacks(a: &Alert) -> Value {
+    let c = &a.context;
+    if c.technique.is_none() && c.tactic.is_none() {
+        return Value::Null;
+    }
+    let mut attack = serde_json::Map::new();
+    if let Some(t) = &c.technique {
+        match t.split_once('.') {
+            Some((parent, _)) => {
+                attack.insert("technique".into(), json!({"uid": parent}));
+                attack.insert("sub_technique".into(), json!({"uid": t}));
+            }
+            None => {
+                attack.insert("technique".into(), json!({"uid": t}));
+            }
+        }
+    }
+    if let Some(t) = &c.tactic {
+        let mut tactic = json!({ "name": t });
+        if let Some(uid) = tactic_uid(t) {
+            tactic["uid"] = uid.into();
+        }
+        attack.insert("tactic".into(), tactic);
+    }
+    attack.insert("version".into(), json!("v16"));
+    json!([attack])
+}
+
+/// The ATT&CK enterprise tactic id of a tactic's name.
+fn tactic_uid(name: &str) -> Option<&'static str> {
+    const TACTICS: [(&str, &str); 14] = [
+        ("reconnaissance", "TA0043"),
+        ("resource development", "TA0042"),
+        ("initial access", "TA0001"),
+        ("execution", "TA0002"),
+        ("persistence", "TA0003"),
+        ("privilege escalation", "TA0004"),
+        ("defense evasion", "TA0005"),
+        ("credential access", "TA0006"),
+        ("discovery", "TA0007"),
+        ("lateral movement", "TA0008"),
+        ("collection", "TA0009"),
+        ("command and control", "TA0011"),
+        ("exfiltration", "TA0010"),
+        ("impact", "TA0040"),
+    ];
+    let key = name.trim().to_ascii_lowercase();
+    TACTICS.iter().find(|(n, _)| *n == key).map(|(_, id)| *id)
+}
+
+/// OCSF `remediation`: the runbook, and what is known to look alike.
+fn remediation(a: &Alert) -> Value {
+    let c = &a.context;
+    match (&c.runbook, &c.false_positives) {
+        (None, None) => Value::Null,
+        (runbook, fps) => {
+            let mut desc = runbook.clone().unwrap_or_default();
+            if let Some(f) = fps {
+                if !desc.is_empty() {
+                    desc.push(' ');
+                }
+                desc.push_str("Known false positives: ");
+                desc.push_str(f);
+            }
+            json!({"desc": desc})
+        }
+    }
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
