@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
-targets=${TARGETS:-"framer okta entra cloudtrail cisco_asa openvpn globalprotect admin_audit mapping config"}
+targets=${TARGETS:-"framer okta entra cloudtrail cisco_asa openvpn globalprotect admin_audit mapping config sigma"}
 for t in $targets; do
   mkdir -p "corpus/$t"
   cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \

@@ -34,4 +34,6 @@ mkdir -p corpus/mapping corpus/config
 printf 'time = "/ts"\ntime_format = "%%d/%%m/%%Y %%H:%%M:%%S"\nactor = "/who/email"\naction = "/what"\n[constants]\ntool = "billing"\n\0{"ts":"04/08/2022 10:12:33","who":{"email":"a@b.c"},"what":"export"}\n' > corpus/mapping/example
 cp ../sample-logs/midgame.toml corpus/config/sample
 awk '/^```toml/{f=1; n++; next} /^```/{f=0} f{print > ("corpus/config/readme-" n)}' ../README.md
+mapfile -t sigma < <(find "$corpus/sigma" -type f \( -name '*.yml' -o -name '*.yaml' \))
+seed sigma "${sigma[@]}"
 echo "seeded: $(ls corpus | wc -l) targets"
