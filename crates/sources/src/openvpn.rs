@@ -44,7 +44,8 @@ fn split_time<'a>(line: &'a str, opts: &ParseOptions) -> (Option<crate::time::Lo
     if line.len() >= 19
         && line.as_bytes()[4] == b'-'
         && line.as_bytes()[10] == b' '
-        && let Ok(t) = chrono::NaiveDateTime::parse_from_str(&line[..19], "%Y-%m-%d %H:%M:%S")
+        && let Some(head) = line.get(..19)
+        && let Ok(t) = chrono::NaiveDateTime::parse_from_str(head, "%Y-%m-%d %H:%M:%S")
     {
         return (Some(opts.clock.utc(t)), line[19..].trim_start());
     }

@@ -115,3 +115,16 @@ fn syslog_framed_lines_take_the_year_given_and_lines_without_a_time_are_bad() {
     assert_eq!(bad.len(), 1);
     assert!(bad[0].reason.contains("give --year"), "{}", bad[0].reason);
 }
+
+#[test]
+fn a_line_whose_twentieth_byte_is_inside_a_character_is_not_a_panic() {
+    // Found by the openvpn fuzz target (fuzz/regressions/openvpn/): the time was cut at
+    // byte 19 without asking whether a character ends there.
+    let text = "2023-10-31 15:09:5\u{0f16} client/203.0.113.7:1194 MULTI: Learn: 10.8.0.6\n";
+    let mut framer = Framer::new(text.as_bytes());
+    let chunk = framer.next_chunk().unwrap().unwrap();
+    let p = SourceKind::new(&midgame_sources::openvpn::OpenVpn)
+        .parse(&chunk, &ParseOptions::new("openvpn.log"));
+    assert_eq!(p.auth.map_or(0, |b| b.num_rows()), 0);
+    assert_eq!(p.bad.len() as u64 + p.skipped, 1, "{:?}", p.bad);
+}
