@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bin, midgame, midgame_stdin, repo, stderr, stdout};
+use common::{bin, midgame, midgame_stdin, repo, sample_lake, stderr, stdout};
 
 fn fixture(name: &str) -> PathBuf {
     repo()
@@ -525,19 +525,6 @@ fn detect_writes_parquet_csv_ocsf_and_explains_what_the_allow_list_silenced() {
     assert_eq!(stdout(&o), "");
     let o = midgame(&["detect", "--lake", l, "--from", "yesterday"]);
     assert_eq!(o.status.code(), Some(2));
-}
-
-fn sample_lake(dir: &Path) -> PathBuf {
-    let lake = dir.join("lake");
-    let o = midgame(&[
-        "ingest",
-        "-q",
-        "--lake",
-        lake.to_str().unwrap(),
-        repo().join("sample-logs").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    lake
 }
 
 #[test]

@@ -4,25 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{midgame, repo, stderr, stdout};
+use common::{midgame, repo, sample_lake, stderr, stdout};
 
 fn sigma(rel: &str) -> PathBuf {
     repo().join("../shared/corpus/sigma").join(rel)
-}
-
-fn sample_lake(dir: &Path) -> PathBuf {
-    let lake = dir.join("lake");
-    let o = midgame(&[
-        "ingest",
-        "-q",
-        "--lake",
-        lake.to_str().unwrap(),
-        repo().join("sample-logs").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    lake
 }
 
 #[test]

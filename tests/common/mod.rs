@@ -112,3 +112,17 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A lake (`DIR/lake`) of all of `sample-logs/`, ingested quietly.
+pub fn sample_lake(dir: &Path) -> PathBuf {
+    let lake = dir.join("lake");
+    let o = midgame(&[
+        "ingest",
+        "-q",
+        "--lake",
+        lake.to_str().unwrap(),
+        repo().join("sample-logs").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    lake
+}
