@@ -49,7 +49,8 @@ pub enum Command {
     Run(RunArgs),
     /// Re-run the detections over a past range; alerts keep their ids (no duplicates).
     Backfill(BackfillArgs),
-    /// Merge each partition's small files into one, atomically.
+    /// Cluster the lake by user for the detections (migrating a day-partitioned lake),
+    /// or merge the files ingested since into their buckets; atomically.
     Compact(CompactArgs),
     /// Check every committed data file against its checksums; list what nothing commits.
     Verify(VerifyArgs),
@@ -147,9 +148,16 @@ pub struct CompactArgs {
     /// The lake.
     #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
     pub lake: PathBuf,
-    /// Only partitions with at least this many files.
+    /// Only buckets (or day partitions) with at least this many files are merged.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
     pub min_files: u32,
+    /// Ranges of users to cluster into (default: one per core, more for a large lake,
+    /// one per two million rows). Clusters again when given.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub buckets: Option<u32>,
+    /// Cluster every table again (new split points for the users there are now).
+    #[arg(long)]
+    pub recluster: bool,
 }
 
 /// `midgame pull ...`.

@@ -19,6 +19,7 @@ mod alerts;
 mod allowlist;
 pub mod builtin;
 pub mod catalog;
+mod cluster;
 pub mod config;
 pub mod delivery;
 mod detection;
@@ -36,6 +37,7 @@ pub use alerts::{
     in_window, run_detections, run_loaded, stages_of, to_alerts,
 };
 pub use allowlist::{AllowEntry, register_allowlist};
+pub use cluster::{Clustered, cluster, default_buckets};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::{DataFrame, SessionContext};
 /// A typed value for a query parameter.
@@ -50,11 +52,13 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::ListingOptions;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::logical_expr::col;
 use datafusion::prelude::SessionConfig;
 use midgame_lake::Layout;
-use midgame_lake::layout::{PARTITION_COLUMN, SORT_ORDER};
+use midgame_lake::layout::{PARTITION_COLUMN, sort_order};
 
 /// What went wrong opening or querying the lake.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +80,9 @@ pub enum DetectError {
     /// The lake's store cannot be set up.
     #[error(transparent)]
     Store(#[from] object_store::Error),
+    /// Arrow data could not be converted (a bug, not bad input).
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
 }
 
 /// The schema a table's files are read with: strings as `Utf8View`, as DataFusion reads
@@ -191,6 +198,7 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
     let layout = Layout::new(&root);
     // The tables read only the committed data files, each block checked (store.rs).
     let committed = midgame_lake::Lake::inspect(&root).committed()?;
+    let committed_clusters = committed.clustered.clone();
     let store = store::LakeStore::new(&root, committed)?;
     ctx.runtime_env().register_object_store(
         &url::Url::parse("file://").expect("a valid URL"),
@@ -212,16 +220,35 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
             ctx.register_table(table.name, Arc::new(empty))?;
             continue;
         }
+        let sorted = vec![
+            sort_order(table.name)
+                .iter()
+                .map(|c| col(*c).sort(true, false))
+                .collect(),
+        ];
+        let url = format!("{}/", dir.display());
+        if let Some(split_points) = committed_clusters.get(table.name) {
+            // A clustered table: `date` is a column of its files, and its buckets are
+            // range partitions on `user` (cluster.rs).
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet")
+                .with_file_sort_order(sorted);
+            let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
+                .with_listing_options(options)
+                .with_schema(read_schema(&midgame_lake::writer::clustered_schema(
+                    &table.schema(),
+                )));
+            let listing = ListingTable::try_new(config)?;
+            ctx.register_table(
+                table.name,
+                Arc::new(cluster::ClusteredTable::new(listing, split_points.clone())),
+            )?;
+            continue;
+        }
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)])
-            .with_file_sort_order(vec![
-                SORT_ORDER
-                    .iter()
-                    .map(|c| col(*c).sort(true, false))
-                    .collect(),
-            ]);
-        let url = format!("{}/", dir.display());
+            .with_file_sort_order(sorted);
         ctx.register_listing_table(
             table.name,
             url,

@@ -118,7 +118,7 @@ impl Lake {
         };
         let all = concat_batches(&schema, &batches).map_err(arrow_err)?;
         drop(batches);
-        let sorted = crate::writer::sort_by_user_time(&all).map_err(arrow_err)?;
+        let sorted = crate::writer::sort_rows(table, &all).map_err(arrow_err)?;
         drop(all);
         let rows = sorted.num_rows() as u64;
 
@@ -127,7 +127,7 @@ impl Lake {
         fs_err::create_dir_all(&staged_part).map_err(io_err(&staged_part))?;
         let output = format!("{id}-0000.parquet");
         let staged_file = staged_part.join(&output);
-        crate::writer::write_parquet(&staged_file, &sorted)?;
+        crate::writer::write_parquet(table, &staged_file, &sorted)?;
         crate::manifest::sync_file(&staged_file)?;
         crate::crashpoint("compacted file staged");
         let mut sums = crate::integrity::checksum(&staged_part, &output)?;

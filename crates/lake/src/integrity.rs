@@ -77,19 +77,30 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// A compaction or clustering: the files it read, the files it wrote (with their
+/// records), and the clustering record when it is one.
+type Rewrite = (
+    Vec<String>,
+    Vec<(String, Option<DataFile>)>,
+    Option<crate::Clustering>,
+);
+
 /// The committed data files of the lake, relative path to record (`None` for files
 /// committed before checksums were recorded).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Committed {
     /// Every committed file.
     pub files: BTreeMap<String, Option<DataFile>>,
+    /// The clustered tables, with the split points of their buckets (see
+    /// [`crate::Clustering`]).
+    pub clustered: BTreeMap<String, Vec<String>>,
 }
 
 impl Lake {
     /// The committed data files: those of every manifest entry, with each compaction
-    /// applied whose merged file is in its partition (before the partition is swapped
-    /// the merged file is staged elsewhere, and its inputs are still the committed
-    /// ones).
+    /// and clustering applied whose files are in place (before the folder is swapped they
+    /// are staged elsewhere, and their inputs are still the committed ones) or were
+    /// since merged by a later one.
     ///
     /// # Errors
     /// The manifest or a compaction record cannot be read.
@@ -102,21 +113,53 @@ impl Lake {
                 files.insert(f.clone(), sums.get(f.as_str()).map(|d| (*d).clone()));
             }
         }
-        let mut pending = self.compactions()?;
-        // A compaction can merge an earlier one's output: apply until nothing changes.
+        // Every rewrite, as (inputs, outputs, clustering).
+        let mut pending: Vec<Rewrite> = Vec::new();
+        for c in self.compactions()? {
+            let dir = format!("{}/{}", c.table, c.partition);
+            pending.push((
+                c.inputs.iter().map(|i| format!("{dir}/{i}")).collect(),
+                vec![(format!("{dir}/{}", c.output), c.output_data.clone())],
+                None,
+            ));
+        }
+        for c in self.clusterings()? {
+            pending.push((
+                c.inputs.clone(),
+                c.outputs
+                    .iter()
+                    .map(|o| (o.path.clone(), Some(o.clone())))
+                    .collect(),
+                Some(c),
+            ));
+        }
+        // A file a later rewrite read was in place when it did.
+        let consumed: BTreeSet<String> = pending.iter().flat_map(|p| p.0.clone()).collect();
+        let mut clustered: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        // A rewrite can merge an earlier one's output: apply until nothing changes.
         loop {
             let before = pending.len();
-            pending.retain(|c| {
-                let dir = format!("{}/{}", c.table, c.partition);
-                let output = format!("{dir}/{}", c.output);
-                let inputs: Vec<String> = c.inputs.iter().map(|i| format!("{dir}/{i}")).collect();
-                let ready = self.root.join(&output).is_file()
+            pending.retain(|(inputs, outputs, clustering)| {
+                let ready = outputs
+                    .iter()
+                    .all(|(o, _)| consumed.contains(o) || self.root.join(o).is_file())
                     && inputs.iter().all(|i| files.contains_key(i));
                 if ready {
-                    for i in &inputs {
+                    for i in inputs {
                         files.remove(i);
                     }
-                    files.insert(output, c.output_data.clone());
+                    files.extend(outputs.iter().cloned());
+                    if let Some(c) = clustering {
+                        let newer = clustered
+                            .get(&c.table)
+                            .is_none_or(|(at, _)| *at < c.clustered_at);
+                        if newer {
+                            clustered.insert(
+                                c.table.clone(),
+                                (c.clustered_at.clone(), c.split_points.clone()),
+                            );
+                        }
+                    }
                 }
                 !ready
             });
@@ -124,7 +167,10 @@ impl Lake {
                 break;
             }
         }
-        Ok(Committed { files })
+        Ok(Committed {
+            files,
+            clustered: clustered.into_iter().map(|(t, (_, sp))| (t, sp)).collect(),
+        })
     }
 
     /// Every compaction record.

@@ -1,9 +1,12 @@
 //! Every path of the lake, named in one place.
 //!
 //! ```text
-//! LAKE/<table>/date=YYYY-MM-DD/<content-hash>-NNNN.parquet   rows sorted by SORT_ORDER
+//! LAKE/<table>/date=YYYY-MM-DD/<content-hash>-NNNN.parquet   a day's rows, by sort_order
+//! LAKE/<table>/bucket=NNN/<name>.parquet                     a clustered table: one range
+//!                                                            of users, by sort_order
 //! LAKE/_manifest/<content-hash>.json                         one per ingested file
 //! LAKE/_manifest/compacted/<id>.json                         one per compaction
+//! LAKE/_manifest/clustered/<id>.json                         one per clustering of a table
 //! LAKE/_quarantine/<content-hash>.ndjson                     a file's bad records
 //! LAKE/_tmp/                                                 files being written
 //! LAKE/_lock                                                 held by the one writer
@@ -16,15 +19,31 @@
 
 use std::path::{Path, PathBuf};
 
-/// The order of the rows in every data file: by user, then time. Declared to the query
-/// engine so per-user windows can use it.
-pub const SORT_ORDER: [&str; 2] = ["user", "time_ms"];
+/// The order of the rows in every data file of `table`: by user, then time, then the
+/// column the detections' per-user windows break ties on (`src_ip` for `auth`, `action`
+/// for `admin`). Declared to the query engine so that `PARTITION BY user ORDER BY
+/// time_ms, src_ip` reads the files as they are. Rows equal in all three are ordered by
+/// line.
+#[must_use]
+pub fn sort_order(table: &str) -> [&'static str; 3] {
+    match table {
+        "admin" => ["user", "time_ms", "action"],
+        _ => ["user", "time_ms", "src_ip"],
+    }
+}
+
+/// The column a clustered table's files are split on: each file holds one range of it.
+pub const CLUSTER_COLUMN: &str = "user";
+
+/// The folder prefix of a clustered table's buckets (`bucket=007`).
+pub const BUCKET_PREFIX: &str = "bucket=";
 
 /// The Hive partition column of every table: the UTC day of `time` (`YYYY-MM-DD`).
 pub const PARTITION_COLUMN: &str = "date";
 
 const MANIFEST_DIR: &str = "_manifest";
 const COMPACTED_DIR: &str = "compacted";
+const CLUSTERED_DIR: &str = "clustered";
 const QUARANTINE_DIR: &str = "_quarantine";
 const TMP_DIR: &str = "_tmp";
 const LOCK_FILE: &str = "_lock";
@@ -81,6 +100,12 @@ impl Layout {
         self.manifest_dir().join(COMPACTED_DIR)
     }
 
+    /// The folder of clustering records.
+    #[must_use]
+    pub fn clustered_dir(&self) -> PathBuf {
+        self.manifest_dir().join(CLUSTERED_DIR)
+    }
+
     /// Where data nothing committed is moved (never read, never deleted by midgame).
     #[must_use]
     pub fn orphans_dir(&self) -> PathBuf {
@@ -129,6 +154,26 @@ impl Layout {
         format!("{table}/{}/{name}", Self::partition_name(day))
     }
 
+    /// The folder of bucket `bucket` of a clustered table, relative to the table's folder.
+    #[must_use]
+    pub fn bucket_name(bucket: usize) -> String {
+        format!("{BUCKET_PREFIX}{bucket:03}")
+    }
+
+    /// A clustered table's data file, relative to the root: `<table>/bucket=NNN/<name>`.
+    #[must_use]
+    pub fn bucket_file(table: &str, bucket: usize, name: &str) -> String {
+        format!("{table}/{}/{name}", Self::bucket_name(bucket))
+    }
+
+    /// The bucket of a clustered table's data file, from its path (`None` for a day file).
+    #[must_use]
+    pub fn bucket_of(path: &str) -> Option<usize> {
+        path.split('/')
+            .find_map(|seg| seg.strip_prefix(BUCKET_PREFIX))
+            .and_then(|n| n.parse().ok())
+    }
+
     /// The folders that [`crate::Lake::open`] creates besides the tables.
     #[must_use]
     pub fn working_dirs(&self) -> [PathBuf; 3] {
@@ -174,5 +219,12 @@ mod tests {
             Layout::data_file("auth", 19_208, "x-0000.parquet"),
             "auth/date=2022-08-04/x-0000.parquet"
         );
+        assert_eq!(
+            Layout::bucket_file("auth", 7, "x.parquet"),
+            "auth/bucket=007/x.parquet"
+        );
+        assert_eq!(Layout::bucket_of("auth/bucket=007/x.parquet"), Some(7));
+        assert_eq!(Layout::bucket_of("auth/date=2022-08-04/x.parquet"), None);
+        assert_eq!(sort_order("admin")[2], "action");
     }
 }

@@ -30,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cluster;
 mod compact;
 pub mod geoip;
 mod ingest;
@@ -41,10 +42,11 @@ mod plan;
 mod pool;
 pub mod remote;
 mod walk;
-mod writer;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 
+pub use cluster::{Clustering, bucket_of_user, split_points_for};
 pub use compact::Compaction;
 pub use ingest::{FileOutcome, FileReport, IngestOptions, Limits};
 pub use layout::Layout;
@@ -151,6 +153,8 @@ pub struct Lake {
     /// The next manifest sequence number (entries are numbered in commit order).
     next_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
     lock: Option<std::sync::Arc<lock::LakeLock>>,
+    /// The split points of the clustered tables, by table: new rows are written by them.
+    clusters: std::sync::Arc<std::sync::Mutex<cluster::Clustered>>,
 }
 
 impl Lake {
@@ -175,12 +179,14 @@ impl Lake {
             in_flight: std::sync::Arc::default(),
             next_seq: std::sync::Arc::default(),
             lock: Some(lock),
+            clusters: std::sync::Arc::default(),
         };
         let tables = midgame_schema::Table::ALL.map(|t| lake.layout.table_dir(t.name));
         for d in lake.layout.working_dirs().into_iter().chain(tables) {
             fs_err::create_dir_all(&d).map_err(|e| LakeError::Io { path: d, source: e })?;
         }
         lake.sweep()?;
+        lake.load_clusters()?;
         let last = lake.manifest()?.iter().map(|e| e.seq).max().unwrap_or(0);
         lake.next_seq
             .store(last + 1, std::sync::atomic::Ordering::SeqCst);
@@ -197,6 +203,7 @@ impl Lake {
             in_flight: std::sync::Arc::default(),
             next_seq: std::sync::Arc::default(),
             lock: None,
+            clusters: std::sync::Arc::default(),
         }
     }
 

@@ -1,14 +1,15 @@
-//! Buffering rows per (table, day) and writing them as sorted, zstd Parquet files.
+//! Buffering rows per (table, day) (per (table, bucket) for a clustered table) and
+//! writing them as sorted, zstd Parquet files.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::array::{AsArray, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{
     SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
 };
-use arrow::datatypes::Int64Type;
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -16,12 +17,19 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-use crate::layout::SORT_ORDER;
+use crate::layout::{PARTITION_COLUMN, sort_order};
 use crate::{Lake, LakeError, Layout, io_err};
 
 /// Rows per Parquet row group: small enough for DataFusion to split one file across
 /// cores, large enough for good compression.
-pub(crate) const ROW_GROUP_ROWS: usize = 256 * 1024;
+pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// Where a file's rows go: a day folder, or a bucket of a clustered table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Day(i64),
+    Bucket(usize),
+}
 
 #[derive(Default)]
 struct Partition {
@@ -36,7 +44,9 @@ pub(crate) struct PartitionWriter<'a> {
     hash: &'a str,
     budget: usize,
     buffered: usize,
-    parts: BTreeMap<(&'static str, i64), Partition>,
+    parts: BTreeMap<(&'static str, Part), Partition>,
+    /// The split points of each clustered table written to (`None`: by day).
+    splits: BTreeMap<&'static str, Option<Vec<String>>>,
     /// Files written so far, relative to the lake root.
     pub(crate) written: Vec<String>,
 }
@@ -49,6 +59,7 @@ impl<'a> PartitionWriter<'a> {
             budget,
             buffered: 0,
             parts: BTreeMap::new(),
+            splits: BTreeMap::new(),
             written: Vec::new(),
         }
     }
@@ -62,9 +73,21 @@ impl<'a> PartitionWriter<'a> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        for (day, part) in split_by_day(batch).map_err(|source| self.arrow_err(source))? {
+        let lake = self.lake;
+        let splits = self
+            .splits
+            .entry(table)
+            .or_insert_with(|| lake.split_points(table));
+        let parts = match splits {
+            Some(sp) => split_by_bucket(batch, sp),
+            None => {
+                split_by_day(batch).map(|v| v.into_iter().map(|(d, b)| (Part::Day(d), b)).collect())
+            }
+        }
+        .map_err(|source| self.arrow_err(source))?;
+        for (key, part) in parts {
             let bytes = part.get_array_memory_size();
-            let p = self.parts.entry((table, day)).or_default();
+            let p = self.parts.entry((table, key)).or_default();
             p.batches.push(part);
             p.bytes += bytes;
             self.buffered += bytes;
@@ -98,7 +121,7 @@ impl<'a> PartitionWriter<'a> {
             .collect();
         let results: Vec<Result<String, LakeError>> = work
             .into_par_iter()
-            .map(|((table, day), seq, batches)| self.write_file(table, day, seq, batches))
+            .map(|((table, part), seq, batches)| self.write_file(table, part, seq, batches))
             .collect();
         let mut written = std::mem::take(&mut self.written);
         for r in results {
@@ -118,11 +141,15 @@ impl<'a> PartitionWriter<'a> {
     fn write_file(
         &self,
         table: &'static str,
-        day: i64,
+        part: Part,
         seq: u32,
         batches: Vec<RecordBatch>,
     ) -> Result<String, LakeError> {
-        let rel = Layout::data_file(table, day, &format!("{}-{seq:04}.parquet", self.hash));
+        let name = format!("{}-{seq:04}.parquet", self.hash);
+        let rel = match part {
+            Part::Day(day) => Layout::data_file(table, day, &name),
+            Part::Bucket(b) => Layout::bucket_file(table, b, &name),
+        };
         let dest = self.lake.root.join(&rel);
         let schema = batches[0].schema();
         let all = concat_batches(&schema, &batches).map_err(|source| LakeError::Arrow {
@@ -130,7 +157,7 @@ impl<'a> PartitionWriter<'a> {
             source,
         })?;
         drop(batches);
-        let sorted = sort_by_user_time(&all).map_err(|source| LakeError::Arrow {
+        let sorted = sort_rows(table, &all).map_err(|source| LakeError::Arrow {
             path: dest.clone(),
             source,
         })?;
@@ -138,7 +165,7 @@ impl<'a> PartitionWriter<'a> {
         let dir = dest.parent().expect("a partition file has a directory");
         fs_err::create_dir_all(dir).map_err(io_err(dir))?;
         let tmp = self.lake.tmp_path(&dest);
-        write_parquet(&tmp, &sorted)?;
+        write_parquet(table, &tmp, &sorted)?;
         crate::manifest::sync_file(&tmp)?;
         crate::crashpoint("data file written to _tmp");
         fs_err::rename(&tmp, &dest).map_err(io_err(&dest))?;
@@ -174,15 +201,76 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>, arrow::e
         .collect()
 }
 
-/// Sort rows by [`SORT_ORDER`], then line (a total order for rows of one file).
-pub(crate) fn sort_by_user_time(
+/// The columns of a clustered table's files: the table's, and `date` (the UTC day of
+/// `time`, `YYYY-MM-DD`), which a day-partitioned table has in its folder names.
+#[must_use]
+pub fn clustered_schema(table_schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Field> = table_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(PARTITION_COLUMN, DataType::Utf8, false));
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        table_schema.metadata().clone(),
+    ))
+}
+
+/// Split a batch into one batch per bucket of `split_points` (by its `user`), each with
+/// its `date` column added.
+fn split_by_bucket(
+    batch: &RecordBatch,
+    split_points: &[String],
+) -> Result<Vec<(Part, RecordBatch)>, arrow::error::ArrowError> {
+    let users = batch
+        .column_by_name("user")
+        .expect("every lake table has user")
+        .as_string::<i32>();
+    let mut by_bucket: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+    for i in 0..batch.num_rows() {
+        let user = arrow::array::Array::is_valid(users, i).then(|| users.value(i));
+        by_bucket
+            .entry(crate::bucket_of_user(split_points, user))
+            .or_default()
+            .push(u32::try_from(i).expect("a batch has fewer than 2^32 rows"));
+    }
+    by_bucket
+        .into_iter()
+        .map(|(b, idx)| {
+            let part = take_record_batch(batch, &UInt32Array::from(idx))?;
+            Ok((Part::Bucket(b), with_date(&part)?))
+        })
+        .collect()
+}
+
+/// `batch` with its `date` column.
+fn with_date(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let times = batch
+        .column_by_name("time_ms")
+        .expect("every lake table has time_ms")
+        .as_primitive::<Int64Type>();
+    let dates: StringArray = times
+        .values()
+        .iter()
+        .map(|t| Some(midgame_schema::day_string(midgame_schema::epoch_day(*t))))
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(dates));
+    RecordBatch::try_new(clustered_schema(&batch.schema()), columns)
+}
+
+/// Sort rows by the table's [`sort_order`], then line (a total order for rows of one
+/// file).
+pub(crate) fn sort_rows(
+    table: &str,
     batch: &RecordBatch,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
     let asc = Some(SortOptions {
         descending: false,
         nulls_first: false,
     });
-    let columns: Vec<SortColumn> = SORT_ORDER
+    let columns: Vec<SortColumn> = sort_order(table)
         .iter()
         .chain(&["line"])
         .map(|name| SortColumn {
@@ -198,8 +286,10 @@ pub(crate) fn sort_by_user_time(
     take_record_batch(batch, &indices)
 }
 
-fn writer_properties(batch: &RecordBatch) -> WriterProperties {
-    let schema = batch.schema();
+/// How the lake writes a data file of `table` with these columns: zstd(3), row groups of
+/// [`ROW_GROUP_ROWS`], the sort order recorded, no dictionary for near-unique columns.
+#[must_use]
+pub fn writer_properties(table: &str, schema: &Schema) -> WriterProperties {
     let idx = |name: &str| {
         i32::try_from(
             schema
@@ -214,7 +304,7 @@ fn writer_properties(batch: &RecordBatch) -> WriterProperties {
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_sorting_columns(Some(
-            SORT_ORDER
+            sort_order(table)
                 .iter()
                 .map(|name| SortingColumn {
                     column_idx: idx(name),
@@ -232,14 +322,22 @@ fn writer_properties(batch: &RecordBatch) -> WriterProperties {
     props.build()
 }
 
-pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), LakeError> {
+pub(crate) fn write_parquet(
+    table: &str,
+    path: &Path,
+    batch: &RecordBatch,
+) -> Result<(), LakeError> {
     let parquet_err = |source| LakeError::Parquet {
         path: path.to_path_buf(),
         source,
     };
     let file = fs_err::File::create(path).map_err(io_err(path))?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(batch)))
-        .map_err(parquet_err)?;
+    let mut writer = ArrowWriter::try_new(
+        file,
+        batch.schema(),
+        Some(writer_properties(table, &batch.schema())),
+    )
+    .map_err(parquet_err)?;
     writer.write(batch).map_err(parquet_err)?;
     writer.close().map_err(parquet_err)?;
     Ok(())
@@ -314,7 +412,7 @@ mod tests {
             })
             .unwrap();
         }
-        let sorted = sort_by_user_time(&b.finish()).unwrap();
+        let sorted = sort_rows("auth", &b.finish()).unwrap();
         let users = sorted.column_by_name("user").unwrap().as_string::<i32>();
         let got: Vec<Option<&str>> = (0..4)
             .map(|i| users.is_valid(i).then(|| users.value(i)))

@@ -1,4 +1,5 @@
-//! `midgame compact`.
+//! `midgame compact`: cluster the lake by user (a day-partitioned lake is migrated), or
+//! merge the files ingested since into their buckets.
 
 use std::process::ExitCode;
 
@@ -18,6 +19,37 @@ pub(crate) fn run(a: &CompactArgs, printer: &Printer) -> anyhow::Result<ExitCode
     );
     let lake =
         Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;
+    let committed = lake.committed()?;
+    let unclustered: Vec<&str> = midgame_schema::Table::ALL
+        .iter()
+        .map(|t| t.name)
+        .filter(|t| {
+            let prefix = format!("{t}/");
+            !committed.clustered.contains_key(*t)
+                && committed.files.keys().any(|f| f.starts_with(&prefix))
+        })
+        .collect();
+    if a.recluster || a.buckets.is_some() || !unclustered.is_empty() {
+        let buckets = a.buckets.map(|b| b as usize);
+        let done = crate::runtime()?
+            .block_on(midgame_detect::cluster(&lake, buckets))
+            .with_context(|| format!("clustering the lake {}", a.lake.display()))?;
+        for c in &done {
+            printer.status(&format!(
+                "{}: {} files -> {} buckets by user ({} rows)",
+                c.record.table,
+                c.inputs,
+                c.record.buckets(),
+                c.record.rows
+            ));
+        }
+        printer.status(&format!(
+            "clustered {} tables in {:.2} s",
+            done.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
     let done = lake.compact(a.min_files as usize)?;
     for c in &done {
         printer.status(&format!(
