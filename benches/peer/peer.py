@@ -7,17 +7,21 @@ Steps, each run RUNS times alternating midgame and DuckDB, medians reported:
   ingest okta, every field         midgame ingest --raw full   | DuckDB read_json, all fields
                                    (columns + original record)    (nested) -> zstd(3) Parquet
   ingest admin, detection columns  as above, for the admin audit log
+  cluster the lake                  midgame compact (the layout its detections read; DuckDB
+                                   reads the same files, so it is timed on its own)
   each detection                   midgame detect (one query)  | the same SQL text, the same
                                                                   views, over the same Parquet
+  all detections in one run        midgame detect (every one)  | the sum of DuckDB's separate
+                                                                  queries (one process each)
 Both sides run as fresh processes (start-up included) on the same number of threads;
-CPU seconds are the child's user + system time. Ratio = DuckDB wall / midgame wall.
+CPU seconds are the child's user + system time, peak RSS the child's maximum resident set
+(for DuckDB's sum, the largest of its processes). Ratio = DuckDB wall / midgame wall.
 """
 
 import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -118,23 +122,25 @@ def duck_columns(cols):
     return "{" + ", ".join(f"{k}: '{v}'" for k, v in cols.items()) + "}"
 
 
+PEAK_RSS = {}
+
+
 def timed(cmd, env=None, capture=False):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(
-        cmd,
-        env=env,
-        check=False,
-        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, proc.stdout if capture else ""
+    """Wall and CPU seconds of one process; its peak RSS (MiB) is kept in PEAK_RSS["last"]."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out if capture else subprocess.DEVNULL, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        out.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"failed: {' '.join(cmd)}\n{err.read()}")
+        PEAK_RSS["last"] = usage.ru_maxrss / 1024
+        return wall, usage.ru_utime + usage.ru_stime, out.read() if capture else ""
 
 
 class Peer:
@@ -176,16 +182,19 @@ class Peer:
         mg_out = dk_out = None
         for _ in range(self.a.runs):
             w, c, mg_out = run_midgame()
-            mg.append((w, c))
+            mg.append((w, c, PEAK_RSS.get("last", 0)))
             w, c, dk_out = run_duck()
-            dk.append((w, c))
+            dk.append((w, c, PEAK_RSS.get("step_max", PEAK_RSS.get("last", 0))))
+            PEAK_RSS.pop("step_max", None)
         med = lambda xs, i: statistics.median(x[i] for x in xs)
         r = {
             "step": name,
             "midgame_wall_s": med(mg, 0),
             "midgame_cpu_s": med(mg, 1),
+            "midgame_peak_rss_mib": max(x[2] for x in mg),
             "duckdb_wall_s": med(dk, 0),
             "duckdb_cpu_s": med(dk, 1),
+            "duckdb_peak_rss_mib": max(x[2] for x in dk),
             "ratio": med(dk, 0) / med(mg, 0),
             "midgame_result": mg_out,
             "duckdb_result": dk_out,
@@ -194,7 +203,8 @@ class Peer:
         self.results.append(r)
         print(
             f"{name:<34} {r['midgame_wall_s']:8.2f} ({r['midgame_cpu_s']:6.2f}) "
-            f"{r['duckdb_wall_s']:8.2f} ({r['duckdb_cpu_s']:6.2f}) {r['ratio']:7.2f}x   {mg_out} / {dk_out}",
+            f"{r['duckdb_wall_s']:8.2f} ({r['duckdb_cpu_s']:6.2f}) {r['ratio']:7.2f}x "
+            f"{r['midgame_peak_rss_mib']:7.0f} {r['duckdb_peak_rss_mib']:7.0f}   {mg_out} / {dk_out}",
             flush=True,
         )
 
@@ -239,11 +249,16 @@ class Peer:
         self.step("ingest admin: detection columns", mg("admin-audit", admin, "none"), dk(ADMIN_SELECT, ADMIN_COLUMNS, admin), None)
 
     def detection_steps(self, logs):
-        lake = os.path.join(self.work, f"lake-{self.a.events}")
+        lake = os.path.join(self.work, f"lake-{self.a.events}" + ("" if self.a.layout == "clustered" else "-daily"))
         if not os.path.isdir(os.path.join(lake, "_manifest")):
             tmp = lake + ".tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             subprocess.run([self.a.midgame, "-q", "ingest", "--lake", tmp, "--raw", "none", logs], check=True, env=self.env)
+            if self.a.layout == "clustered":
+                w, c, _ = timed([self.a.midgame, "-q", "compact", "--lake", tmp], env=self.env)
+                print(f"{'cluster the lake (midgame compact)':<34} {w:8.2f} ({c:6.2f})  peak RSS {PEAK_RSS['last']:.0f} MiB", flush=True)
+                self.results.append({"step": "cluster the lake", "midgame_wall_s": w, "midgame_cpu_s": c,
+                                     "midgame_peak_rss_mib": PEAK_RSS["last"]})
             os.rename(tmp, lake)
         _, _, views_json = self.midgame(
             "sql", "--lake", lake, "--format", "ndjson",
@@ -276,6 +291,7 @@ class Peer:
             (f[:-4] for f in os.listdir(self.a.queries) if f.endswith(".sql")),
             key=lambda i: (first.index(i) if i in first else 9, i),
         )
+        bodies = {}
         for det in ids:
             text = open(os.path.join(self.a.queries, det + ".sql")).read()
             params = dict(re.findall(r"^-- param (\w+): ('(?:[^']|'')*'|\S+)", text, re.M))
@@ -299,16 +315,34 @@ class Peer:
                 w, c, out = self.midgame("detect", "--lake", lake, "--no-builtin", "--queries", qdir, "--format", "ndjson", capture=True)
                 return w, c, sum(1 for l in out.splitlines() if '"type":"alert"' in l)
 
-            def dk():
+            bodies[det] = body
+
+            def dk(body=body):
                 return self.duck(setup + [body])
 
             self.step(det, mg, dk, events)
+
+        def mg_all():
+            w, c, out = self.midgame("detect", "--lake", lake, "--no-builtin", "--queries", self.a.queries, "--format", "ndjson", capture=True)
+            return w, c, sum(1 for l in out.splitlines() if '"type":"alert"' in l)
+
+        def dk_all():
+            wall = cpu = rows = 0
+            peak = 0
+            for body in bodies.values():
+                w, c, n = self.duck(setup + [body])
+                wall, cpu, rows = wall + w, cpu + c, rows + n
+                peak = max(peak, PEAK_RSS["last"])
+            PEAK_RSS["step_max"] = peak
+            return wall, cpu, rows
+
+        self.step("all detections in one run", mg_all, dk_all, events)
         return events
 
     def run(self):
         logs = self.logs()
         print(f"threads={self.a.threads} runs={self.a.runs} (medians); ratio = DuckDB wall / midgame wall")
-        print(f"{'step':<34} {'midgame s (CPU)':>17} {'DuckDB s (CPU)':>17} {'ratio':>8}   results midgame / DuckDB")
+        print(f"{'step':<34} {'midgame s (CPU)':>17} {'DuckDB s (CPU)':>17} {'ratio':>8} {'RSS MiB':>7} {'DuckDB':>7}   results midgame / DuckDB")
         if not self.a.skip_ingest:
             self.ingest_steps(logs)
         events = self.detection_steps(logs)
@@ -327,6 +361,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--skip-ingest", action="store_true", help="only the detections")
+    p.add_argument("--layout", choices=["clustered", "daily"], default="clustered",
+                   help="clustered: `midgame compact` after ingest (the default layout); daily: as ingested")
     Peer(p.parse_args()).run()
 
 

@@ -6,6 +6,7 @@
 #   benches/peer/run.sh                       # 1M events, 2 threads, 3 runs per step
 #   EVENTS=10000000 RUNS=5 benches/peer/run.sh
 #   SKIP_INGEST=1 benches/peer/run.sh         # only the detections
+#   LAYOUT=daily benches/peer/run.sh          # the lake as ingested, not clustered
 #
 # Needs python3 with pip, and cargo; installs DuckDB with pip into a virtualenv (or a
 # PYTHONPATH folder) in the work folder (WORK, default /tmp/midgame-peer), where the
@@ -40,4 +41,4 @@ cargo build --release --quiet -p midgame
 exec "$PY" benches/peer/peer.py \
   --midgame "$CARGO_TARGET_DIR/release/midgame" \
   --queries queries --work "$WORK" --events "$EVENTS" --threads "$THREADS" --runs "$RUNS" \
-  ${SKIP_INGEST:+--skip-ingest}
+  --layout "${LAYOUT:-clustered}" ${SKIP_INGEST:+--skip-ingest}

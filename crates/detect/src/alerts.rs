@@ -419,7 +419,12 @@ pub async fn find_alerts(
     let listed = register_allowlist(ctx, &opts.allowlist)
         .await
         .map_err(qerr)?;
-    materialize(ctx, &["user_first_seen"]).await.map_err(qerr)?;
+    // Only when a detection reads it: a run of detections that do not pays nothing.
+    let shared: Vec<&str> = ["user_first_seen"]
+        .into_iter()
+        .filter(|v| detections.iter().any(|d| d.sql.contains(v)))
+        .collect();
+    materialize(ctx, &shared).await.map_err(qerr)?;
     let planned = plan_all(ctx, detections, &opts.params).await?;
     let mut alerts = run_planned(planned).await?;
     let mut suppressed = Vec::new();

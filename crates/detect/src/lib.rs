@@ -220,14 +220,18 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
             ctx.register_table(table.name, Arc::new(empty))?;
             continue;
         }
+        // Day files written before the tie-breaker was added to the sort are in order
+        // of user and time only: only clustered files (written since) declare all three.
+        let clustered = committed_clusters.get(table.name);
+        let keys = if clustered.is_some() { 3 } else { 2 };
         let sorted = vec![
-            sort_order(table.name)
+            sort_order(table.name)[..keys]
                 .iter()
                 .map(|c| col(*c).sort(true, false))
                 .collect(),
         ];
         let url = format!("{}/", dir.display());
-        if let Some(split_points) = committed_clusters.get(table.name) {
+        if let Some(split_points) = clustered {
             // A clustered table: `date` is a column of its files, and its buckets are
             // range partitions on `user` (cluster.rs).
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
