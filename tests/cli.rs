@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bin, midgame, midgame_stdin, repo, sample_lake, stderr, stdout};
+use common::{bin, midgame, midgame_stdin, ok, repo, sample_lake, stderr, stdout};
 
 fn fixture(name: &str) -> PathBuf {
     repo()
@@ -1141,5 +1141,45 @@ fn without_config_the_usual_places_are_searched_and_v_says_which() {
         stderr(&o).contains("no config: pass --config FILE"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn bench_measures_ingest_then_clustering_then_each_detection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let phases = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "bench",
+            "--events",
+            "3000",
+            "--raw",
+            "none",
+            "--detection",
+            "impossible_travel",
+            "--format-json",
+            "--work",
+            tmp.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = ok(&midgame(&args));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phase"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        phases(&[]),
+        [
+            "ingest (--raw none)",
+            "compact (cluster by user)",
+            "impossible_travel"
+        ]
+    );
+    assert_eq!(
+        phases(&["--daily"]),
+        ["ingest (--raw none)", "impossible_travel"]
     );
 }

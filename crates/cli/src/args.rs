@@ -98,6 +98,10 @@ pub struct BenchArgs {
     /// Threads for parsing and for DataFusion (default: every core).
     #[arg(long, value_parser = clap::value_parser!(usize))]
     pub threads: Option<usize>,
+    /// Detect over the day files as ingested, without the `compact` phase that clusters
+    /// the lake by user first.
+    #[arg(long)]
+    pub daily: bool,
     /// Only these detections (repeatable; default: each, then all in one run).
     #[arg(long = "detection", value_name = "ID")]
     pub detections: Vec<String>,

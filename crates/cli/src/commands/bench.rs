@@ -2,7 +2,7 @@
 //! table and as JSON.
 //!
 //! Each phase is measured ([`midgame_gen::measure`]: wall, CPU of all threads, peak
-//! RSS): ingest, then each detection on its own in a fresh session, then all of them in
+//! RSS): ingest, clustering the lake by user (`midgame compact`; not with `--daily`), then each detection on its own in a fresh session, then all of them in
 //! one run.
 
 use std::collections::BTreeMap;
@@ -99,9 +99,27 @@ pub(crate) fn run(a: &BenchArgs, printer: &Printer) -> anyhow::Result<ExitCode> 
         cost.wall
     ));
 
+    let rt = crate::runtime()?;
+    if !a.daily {
+        let (done, cost) = measure(|| {
+            let lake = Lake::open(&lake_dir)?;
+            anyhow::Ok(rt.block_on(midgame_detect::cluster(&lake, None))?)
+        })?;
+        phases.push(Phase {
+            name: "compact (cluster by user)".to_owned(),
+            cost,
+            events,
+            bytes: 0,
+            alerts: None,
+        });
+        printer.status(&format!(
+            "clustered {} tables in {:.2} s",
+            done.len(),
+            cost.wall
+        ));
+    }
     let queries = crate::builtin_queries()?;
     let detections = midgame_detect::Detection::load_dirs(std::slice::from_ref(&queries))?;
-    let rt = crate::runtime()?;
     let config = || {
         let mut c = midgame_detect::session_config();
         if let Some(t) = a.threads {
