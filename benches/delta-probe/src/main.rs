@@ -23,7 +23,10 @@ use deltalake::operations::convert_to_delta::ConvertToDeltaBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 
 const QUERIES: [(&str, &str); 3] = [
-    ("count and distinct users", "SELECT count(*), count(DISTINCT user) FROM t"),
+    (
+        "count and distinct users",
+        "SELECT count(*), count(DISTINCT user) FROM t",
+    ),
     (
         "one day (partition filter)",
         "SELECT count(*) FROM t WHERE date = '2022-08-02'",
@@ -64,17 +67,30 @@ async fn main() -> anyhow::Result<()> {
             col("user").sort(true, false),
             col("time_ms").sort(true, false),
         ]]);
-    ctx.register_listing_table("listing", format!("{}/", dir.display()), listing_options, None, None)
-        .await?;
+    ctx.register_listing_table(
+        "listing",
+        format!("{}/", dir.display()),
+        listing_options,
+        None,
+        None,
+    )
+    .await?;
     ctx.register_table("delta", delta)?;
-    println!("{:<40} {:>12} {:>12} {:>7}", "query", "listing s", "delta s", "ratio");
+    println!(
+        "{:<40} {:>12} {:>12} {:>7}",
+        "query", "listing s", "delta s", "ratio"
+    );
     for (name, sql) in QUERIES {
         let (mut l, mut d) = (Vec::new(), Vec::new());
         let (mut lr, mut dr) = (String::new(), String::new());
         for _ in 0..3 {
             for (t, times, out) in [("listing", &mut l, &mut lr), ("delta", &mut d, &mut dr)] {
                 let start = Instant::now();
-                let batches = ctx.sql(&sql.replace(" t", &format!(" {t}"))).await?.collect().await?;
+                let batches = ctx
+                    .sql(&sql.replace(" t", &format!(" {t}")))
+                    .await?
+                    .collect()
+                    .await?;
                 times.push(start.elapsed().as_secs_f64());
                 *out = datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
                     .to_string()
@@ -85,7 +101,10 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         let (l, d) = (median(l), median(d));
-        println!("{name:<40} {l:>12.3} {d:>12.3} {:>7.2}   {lr} / {dr}", l / d);
+        println!(
+            "{name:<40} {l:>12.3} {d:>12.3} {:>7.2}   {lr} / {dr}",
+            l / d
+        );
     }
 
     // Commit cost: one more file each time.
@@ -145,7 +164,10 @@ fn count_parquet(dir: &std::path::Path) -> anyhow::Result<usize> {
         let part = part?.path();
         if part.is_dir() {
             n += std::fs::read_dir(&part)?
-                .filter(|f| f.as_ref().is_ok_and(|f| f.path().extension().is_some_and(|e| e == "parquet")))
+                .filter(|f| {
+                    f.as_ref()
+                        .is_ok_and(|f| f.path().extension().is_some_and(|e| e == "parquet"))
+                })
                 .count();
         }
     }
