@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bin, copy_dir, midgame, ok, repo, stderr};
+use common::{bin, copy_dir, midgame, ok, repo, sample_lake, stderr};
 
 fn detect(lake: &Path) -> String {
     ok(&bin()
@@ -47,16 +47,13 @@ fn folders(lake: &Path, table: &str) -> Vec<String> {
 
 const WINDOW: &str = "EXPLAIN SELECT user, time_ms, LAG(src_ip) OVER (PARTITION BY user ORDER BY time_ms, src_ip) AS prev FROM auth";
 
-fn sample(dir: &Path, only: Option<&str>) -> PathBuf {
+/// A lake of `logs` (a file or folder), or of all of `sample-logs/`.
+fn sample(dir: &Path, logs: Option<&str>) -> PathBuf {
+    let Some(logs) = logs else {
+        return sample_lake(dir);
+    };
     let lake = dir.join("lake");
-    let mut args = vec!["ingest".to_owned(), "-q".into(), "--lake".into()];
-    args.push(lake.to_str().unwrap().into());
-    match only {
-        Some(glob) => args.push(glob.into()),
-        None => args.push(repo().join("sample-logs").to_str().unwrap().into()),
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = midgame(&args);
+    let o = midgame(&["ingest", "-q", "--lake", lake.to_str().unwrap(), logs]);
     assert!(o.status.success(), "{}", stderr(&o));
     lake
 }
@@ -123,14 +120,7 @@ fn rows_ingested_after_clustering_land_in_their_buckets_until_compact_merges_the
     }
     let lake = sample(&part, Some(first.to_str().unwrap()));
     compact(&lake, &["--buckets", "2"]);
-    let o = midgame(&[
-        "ingest",
-        "-q",
-        "--lake",
-        lake.to_str().unwrap(),
-        repo().join("sample-logs").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    sample(&part, Some(repo().join("sample-logs").to_str().unwrap()));
     // New rows went into the two buckets, beside the clustered files.
     assert_eq!(folders(&lake, "auth"), ["bucket=000", "bucket=001"]);
     let files = |b: &str| {

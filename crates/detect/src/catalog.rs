@@ -114,7 +114,10 @@ pub async fn describe(ctx: &SessionContext, name: &str) -> Result<Vec<ColumnInfo
         }
     }
     for (column, doc) in [
-        ("date", "Partition: the UTC day of `time` (YYYY-MM-DD)."),
+        (
+            "date",
+            "The UTC day of `time` (YYYY-MM-DD): the folder of day files, a column of clustered ones.",
+        ),
         (
             "device",
             "Device key: `device_id`, else `os / browser` family.",

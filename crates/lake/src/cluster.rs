@@ -194,17 +194,7 @@ impl Lake {
 
     /// Every clustering record.
     pub(crate) fn clusterings(&self) -> Result<Vec<Clustering>, LakeError> {
-        let mut out = Vec::new();
-        for p in read_dir_sorted(&self.layout.clustered_dir())? {
-            if p.extension().is_some_and(|e| e == "json") {
-                let bytes = fs_err::read(&p).map_err(io_err(&p))?;
-                out.push(
-                    serde_json::from_slice(&bytes)
-                        .map_err(|source| LakeError::Manifest { path: p, source })?,
-                );
-            }
-        }
-        Ok(out)
+        crate::read_records(&self.layout.clustered_dir())
     }
 
     /// The split points new rows of `table` are written by, when it is clustered.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Lake, LakeError, io_err, read_dir_sorted};
+use crate::{Lake, LakeError, io_err};
 
 /// Size of a checksummed block.
 pub const BLOCK_BYTES: u64 = 1 << 20;
@@ -175,17 +175,7 @@ impl Lake {
 
     /// Every compaction record.
     fn compactions(&self) -> Result<Vec<crate::Compaction>, LakeError> {
-        let mut out = Vec::new();
-        for p in read_dir_sorted(&self.layout.compacted_dir())? {
-            if p.extension().is_some_and(|e| e == "json") {
-                let bytes = fs_err::read(&p).map_err(io_err(&p))?;
-                out.push(
-                    serde_json::from_slice(&bytes)
-                        .map_err(|source| LakeError::Manifest { path: p, source })?,
-                );
-            }
-        }
-        Ok(out)
+        crate::read_records(&self.layout.compacted_dir())
     }
 
     /// Data files in the tables' partitions that nothing committed.

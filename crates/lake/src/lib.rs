@@ -331,6 +331,23 @@ fn remove_quietly(path: &Path) {
     }
 }
 
+/// Every `*.json` record in `dir` (none when it does not exist), in name order.
+pub(crate) fn read_records<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+) -> Result<Vec<T>, LakeError> {
+    let mut out = Vec::new();
+    for p in read_dir_sorted(dir)? {
+        if p.extension().is_some_and(|e| e == "json") {
+            let bytes = fs_err::read(&p).map_err(io_err(&p))?;
+            out.push(
+                serde_json::from_slice(&bytes)
+                    .map_err(|source| LakeError::Manifest { path: p, source })?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, LakeError> {
     let mut out = Vec::new();
     let entries = match fs_err::read_dir(dir) {

@@ -84,19 +84,7 @@ impl Lake {
     /// # Errors
     /// An entry cannot be read or parsed.
     pub fn manifest(&self) -> Result<Vec<ManifestEntry>, LakeError> {
-        let mut out = Vec::new();
-        for p in read_dir_sorted(&self.layout.manifest_dir())? {
-            if p.extension().is_some_and(|e| e == "json") {
-                let bytes = fs_err::read(&p).map_err(io_err(&p))?;
-                out.push(
-                    serde_json::from_slice(&bytes).map_err(|source| LakeError::Manifest {
-                        path: p.clone(),
-                        source,
-                    })?,
-                );
-            }
-        }
-        Ok(out)
+        crate::read_records(&self.layout.manifest_dir())
     }
 
     pub(crate) fn committed_hashes(&self) -> Result<HashSet<String>, LakeError> {
