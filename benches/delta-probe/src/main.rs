@@ -25,15 +25,15 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 const QUERIES: [(&str, &str); 3] = [
     (
         "count and distinct users",
-        "SELECT count(*), count(DISTINCT user) FROM t",
+        "SELECT count(*), count(DISTINCT user) FROM {t}",
     ),
     (
         "one day (partition filter)",
-        "SELECT count(*) FROM t WHERE date = '2022-08-02'",
+        "SELECT count(*) FROM {t} WHERE date = '2022-08-02'",
     ),
     (
         "per-user window (LAG over user, time)",
-        "SELECT count(*) FROM (SELECT user, LAG(src_ip) OVER (PARTITION BY user ORDER BY time_ms, src_ip) AS p FROM t WHERE outcome = 'success') WHERE p IS NOT NULL AND p <> ''",
+        "SELECT count(*) FROM (SELECT user, LAG(src_ip) OVER (PARTITION BY user ORDER BY time_ms, src_ip) AS p FROM {t} WHERE outcome = 'success') WHERE p IS NOT NULL AND p <> ''",
     ),
 ];
 
@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
             for (t, times, out) in [("listing", &mut l, &mut lr), ("delta", &mut d, &mut dr)] {
                 let start = Instant::now();
                 let batches = ctx
-                    .sql(&sql.replace(" t", &format!(" {t}")))
+                    .sql(&sql.replace("{t}", t))
                     .await?
                     .collect()
                     .await?;
