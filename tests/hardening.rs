@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bin, midgame, repo, stderr, stdout};
+use common::{bin, midgame, repo, sample_lake, stderr, stdout};
 
 fn is_root() -> bool {
     let out = Command::new("id").arg("-u").output().unwrap();
@@ -76,21 +76,6 @@ fn an_unreadable_folder_is_one_failed_path_and_the_rest_is_ingested() {
         "{err}"
     );
     assert!(err.contains("ingested 1 new files"), "{err}");
-}
-
-/// A lake of the sample logs.
-fn sample_lake(dir: &Path) -> PathBuf {
-    let lake = dir.join("lake");
-    let out = midgame(&[
-        "ingest",
-        "-q",
-        "--lake",
-        lake.to_str().unwrap(),
-        repo().join("sample-logs/okta").to_str().unwrap(),
-        repo().join("sample-logs/admin").to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    lake
 }
 
 /// `midgame sql --output F` once left an empty F when the query failed, and the next try
@@ -219,18 +204,22 @@ fn the_shell_reads_only_unless_asked_and_never_writes_into_the_lake() {
     assert!(stdout(&o).contains("4706"), "{}", stdout(&o));
 }
 
-/// Rows the manifest commits, from its entries.
-fn committed_rows(lake: &Path, table: &str) -> u64 {
-    let key = format!("{table}_rows");
+/// Every manifest entry of the lake, as JSON.
+fn manifest_entries(lake: &Path) -> Vec<serde_json::Value> {
     std::fs::read_dir(lake.join("_manifest"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| {
-            let v: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-            v[&key].as_u64().unwrap()
-        })
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// Rows the manifest commits, from its entries.
+fn committed_rows(lake: &Path, table: &str) -> u64 {
+    let key = format!("{table}_rows");
+    manifest_entries(lake)
+        .iter()
+        .map(|v| v[&key].as_u64().unwrap())
         .sum()
 }
 
@@ -310,15 +299,9 @@ fn readers_see_only_committed_data() {
         let o = ingest(Some(step));
         assert!(!o.status.success());
         let on_disk = data_files(&lake.join("admin")).len();
-        let committed_files: usize = std::fs::read_dir(lake.join("_manifest"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .map(|p| {
-                let v: serde_json::Value =
-                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-                v["files"].as_array().unwrap().len()
-            })
+        let committed_files: usize = manifest_entries(&lake)
+            .iter()
+            .map(|v| v["files"].as_array().unwrap().len())
             .sum();
         on_disk > committed_files
     });

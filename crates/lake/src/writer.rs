@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{AsArray, RecordBatch, StringBuilder, UInt32Array};
 use arrow::compute::{
     SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
 };
@@ -250,11 +250,17 @@ fn with_date(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowErro
         .column_by_name("time_ms")
         .expect("every lake table has time_ms")
         .as_primitive::<Int64Type>();
-    let dates: StringArray = times
-        .values()
-        .iter()
-        .map(|t| Some(midgame_schema::day_string(midgame_schema::epoch_day(*t))))
-        .collect();
+    // One day's text is formatted once: a batch holds few days.
+    let mut days: BTreeMap<i64, String> = BTreeMap::new();
+    let mut dates = StringBuilder::with_capacity(times.len(), times.len() * 10);
+    for t in times.values() {
+        let day = midgame_schema::epoch_day(*t);
+        dates.append_value(
+            days.entry(day)
+                .or_insert_with(|| midgame_schema::day_string(day)),
+        );
+    }
+    let dates = dates.finish();
     let mut columns = batch.columns().to_vec();
     columns.push(Arc::new(dates));
     RecordBatch::try_new(clustered_schema(&batch.schema()), columns)
