@@ -65,6 +65,10 @@ pub enum Command {
     Export(ExportCommand),
     /// Throughput: ingest and each detection on generated (or your) logs.
     Bench(BenchArgs),
+    /// An Apache DataFusion Ballista cluster with midgame's functions and tables
+    /// (`midgame cluster scheduler`, `midgame cluster executor`; the `cluster` feature).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Shell completions on stdout (`midgame completions bash > /etc/bash_completion.d/midgame`).
     Completions {
         /// The shell.
@@ -72,6 +76,67 @@ pub enum Command {
     },
     /// The manual page on stdout (`midgame man > /usr/local/share/man/man1/midgame.1`).
     Man,
+}
+
+/// `midgame cluster ...`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Ballista's scheduler: clients (`--cluster df://HOST:PORT`) and executors connect
+    /// to it. Logs to stderr; stops on SIGTERM or Ctrl-C.
+    Scheduler(SchedulerArgs),
+    /// A Ballista executor: runs the scheduler's tasks. It serves data on the --bind
+    /// port and takes tasks on --grpc-port. Logs to stderr; on SIGTERM or Ctrl-C it
+    /// tells the scheduler and stops.
+    Executor(ExecutorArgs),
+}
+
+/// `midgame cluster scheduler`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  midgame cluster scheduler --bind 127.0.0.1:50050")]
+pub struct SchedulerArgs {
+    /// Address to listen on (an address of this machine; 0.0.0.0 only if you mean it).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub bind: std::net::SocketAddr,
+    /// Seconds without a heartbeat after which an executor is taken as lost and its
+    /// tasks run elsewhere.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub executor_timeout: u64,
+    /// midgame.toml: its `[geoip]` database gives the cluster the `geoip_*` functions.
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
+}
+
+/// `midgame cluster executor`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  midgame cluster executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50051\n  midgame cluster executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50061"
+)]
+pub struct ExecutorArgs {
+    /// The scheduler's address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050")]
+    pub scheduler: std::net::SocketAddr,
+    /// Address of its data service (results and shuffle data are fetched here).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+    pub bind: std::net::SocketAddr,
+    /// Port of its task service, on the --bind host (default: the --bind port + 1).
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+    /// The name the scheduler and other executors reach it by (default: the --bind
+    /// host; give one when binding 0.0.0.0).
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Tasks it runs at once (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub concurrent_tasks: usize,
+    /// Seconds between heartbeats to the scheduler.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub heartbeat: u64,
+    /// Where to keep shuffle files (default: a temporary folder, removed at exit).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// midgame.toml: its `[geoip]` database gives the cluster the `geoip_*` functions.
+    #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
+    pub config: Option<PathBuf>,
 }
 
 /// `midgame bench`.
@@ -392,6 +457,10 @@ pub struct SqlArgs {
     /// The lake directory.
     #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
     pub lake: PathBuf,
+    /// Run the queries on this Ballista cluster (`df://HOST:PORT`, started with
+    /// `midgame cluster`); the lake must be at the same path on every node.
+    #[arg(long, env = "MIDGAME_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -428,6 +497,10 @@ pub struct DetectArgs {
     /// The lake directory.
     #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
     pub lake: PathBuf,
+    /// Run the queries on this Ballista cluster (`df://HOST:PORT`, started with
+    /// `midgame cluster`); the lake must be at the same path on every node.
+    #[arg(long, env = "MIDGAME_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
     /// A folder of your own detection `.sql` files, run beside the built-in ones; one
     /// with a built-in's id replaces it (repeatable).
     #[arg(long, value_name = "DIR", value_parser = existing_dir)]

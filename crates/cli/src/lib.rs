@@ -18,8 +18,8 @@ use clap::Parser;
 pub use args::Cli;
 use args::Command;
 use commands::{
-    bench, check, compact, demo, detect, export, r#gen, ingest, pull, report, run as run_cmd,
-    sigma, sql, verify,
+    bench, check, cluster, compact, demo, detect, export, r#gen, ingest, pull, report,
+    run as run_cmd, sigma, sql, verify,
 };
 pub use printer::Printer;
 
@@ -45,7 +45,13 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    init_logging(cli.verbose);
+    // A scheduler or an executor is a service: its log says what it listens on.
+    let verbose = if matches!(cli.command, Command::Cluster(_)) {
+        cli.verbose.max(1)
+    } else {
+        cli.verbose
+    };
+    init_logging(verbose);
     let printer = Printer::new(cli.quiet);
     match run(cli.command, &printer) {
         Ok(code) => code,
@@ -76,6 +82,7 @@ fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitCode> {
         Command::Sigma(args::SigmaCommand::Convert(a)) => sigma::run(&a, printer),
         Command::Pull(args::PullCommand::Okta(a)) => pull::run(&a, printer),
         Command::Bench(a) => bench::run(&a, printer),
+        Command::Cluster(c) => cluster::run(&c),
         Command::Completions { shell } => {
             let mut cli = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cli, "midgame", &mut std::io::stdout());
@@ -155,11 +162,28 @@ pub(crate) async fn open_session(
     lake: &Path,
     cfg: &config::Config,
 ) -> anyhow::Result<midgame_detect::SessionContext> {
-    let ctx = midgame_detect::open_session(lake).await?;
+    open_session_on(lake, cfg, None).await
+}
+
+/// [`open_session`], its queries run on the Ballista cluster at `cluster`
+/// (`df://HOST:PORT`) when one is given.
+pub(crate) async fn open_session_on(
+    lake: &Path,
+    cfg: &config::Config,
+    cluster: Option<&str>,
+) -> anyhow::Result<midgame_detect::SessionContext> {
+    let geoip = cfg.geoip()?.map(std::sync::Arc::new);
+    let ctx = match cluster {
+        None => {
+            let ctx = midgame_detect::open_session(lake).await?;
+            if let Some(g) = &geoip {
+                midgame_detect::register_geoip(&ctx, g);
+            }
+            ctx
+        }
+        Some(url) => commands::cluster::connect(url, lake, geoip.as_ref()).await?,
+    };
     midgame_detect::register_allowlist(&ctx, &cfg.allow_entries()?).await?;
-    if let Some(g) = cfg.geoip()? {
-        midgame_detect::register_geoip(&ctx, &std::sync::Arc::new(g));
-    }
     Ok(ctx)
 }
 
@@ -167,5 +191,9 @@ pub(crate) async fn open_session(
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Plans are walked recursively (planning, and on a cluster their protobuf
+        // encoding and decoding): a detection's plan overflowed a Ballista scheduler's
+        // 2 MiB worker stack. Reserved address space, not memory used.
+        .thread_stack_size(32 << 20)
         .build()?)
 }

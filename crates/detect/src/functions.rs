@@ -149,38 +149,56 @@ impl ScalarUDFImpl for GeoIpFn {
     }
 }
 
-/// Register `geoip_city`, `geoip_country`, `geoip_lat`, `geoip_lon` and `geoip_asn`
-/// over `db`.
-pub fn register_geoip(ctx: &SessionContext, db: &Arc<midgame_lake::geoip::GeoIp>) {
-    for (name, field) in [
+/// `geoip_city`, `geoip_country`, `geoip_lat`, `geoip_lon` and `geoip_asn` over `db`.
+#[must_use]
+pub fn geoip_functions(db: &Arc<midgame_lake::geoip::GeoIp>) -> Vec<ScalarUDF> {
+    [
         ("geoip_city", GeoField::City),
         ("geoip_country", GeoField::Country),
         ("geoip_lat", GeoField::Lat),
         ("geoip_lon", GeoField::Lon),
         ("geoip_asn", GeoField::Asn),
-    ] {
-        ctx.register_udf(ScalarUDF::from(GeoIpFn {
+    ]
+    .into_iter()
+    .map(|(name, field)| {
+        ScalarUDF::from(GeoIpFn {
             name,
             field,
             db: Arc::clone(db),
             signature: Signature::string(1, Volatility::Immutable),
-        }));
+        })
+    })
+    .collect()
+}
+
+/// Register the [`geoip_functions`] over `db`.
+pub fn register_geoip(ctx: &SessionContext, db: &Arc<midgame_lake::geoip::GeoIp>) {
+    for f in geoip_functions(db) {
+        ctx.register_udf(f);
     }
+}
+
+/// midgame's own scalar functions (those that need no configuration).
+#[must_use]
+pub fn scalar_functions() -> Vec<ScalarUDF> {
+    let mut out = vec![
+        ScalarUDF::from(Haversine::new()),
+        ScalarUDF::from(CidrContains::new()),
+        ScalarUDF::from(UaFamily::new("ua_os", midgame_schema::ua::os_family)),
+        ScalarUDF::from(UaFamily::new(
+            "ua_browser",
+            midgame_schema::ua::browser_family,
+        )),
+    ];
+    out.extend(crate::sigma_fns::functions());
+    out
 }
 
 /// Register every function in `ctx`.
 pub fn register_functions(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(Haversine::new()));
-    ctx.register_udf(ScalarUDF::from(CidrContains::new()));
-    ctx.register_udf(ScalarUDF::from(UaFamily::new(
-        "ua_os",
-        midgame_schema::ua::os_family,
-    )));
-    ctx.register_udf(ScalarUDF::from(UaFamily::new(
-        "ua_browser",
-        midgame_schema::ua::browser_family,
-    )));
-    crate::sigma_fns::register(ctx);
+    for f in scalar_functions() {
+        ctx.register_udf(f);
+    }
 }
 
 fn to_float(a: &ArrayRef) -> Result<ArrayRef> {

@@ -37,13 +37,15 @@ pub use alerts::{
     in_window, run_detections, run_loaded, stages_of, to_alerts,
 };
 pub use allowlist::{AllowEntry, register_allowlist};
-pub use cluster::{Clustered, cluster, default_buckets};
+pub use cluster::{Clustered, ClusteredTable, cluster, default_buckets};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::{DataFrame, SessionContext};
 /// A typed value for a query parameter.
 pub use datafusion::scalar::ScalarValue;
 pub use detection::{Detection, DetectionError, Param, ParamValue, Severity};
-pub use functions::{FUNCTIONS, haversine_km, register_functions, register_geoip};
+pub use functions::{
+    FUNCTIONS, geoip_functions, haversine_km, register_functions, register_geoip, scalar_functions,
+};
 pub use incidents::{Incident, STAGES, TimelineEntry, correlate};
 pub use views::{OCSF_VIEWS, VIEWS, register_views, tables_read};
 
@@ -186,6 +188,96 @@ pub async fn open_session_with(
     Ok(ctx)
 }
 
+/// The lake's object store for `file://` URLs: lists only the committed data files of
+/// the lake at `root` (absolute) and checks each block read (store.rs). A Ballista
+/// scheduler and its executors register it too (midgame-cluster).
+///
+/// # Errors
+/// The lake's manifest cannot be read.
+pub fn lake_store(root: &Path) -> Result<Arc<dyn object_store::ObjectStore>, DetectError> {
+    let committed = midgame_lake::Lake::inspect(root).committed()?;
+    Ok(Arc::new(store::LakeStore::new(root, committed)?))
+}
+
+/// The table provider of one lake table, as a session registers it: a clustered table
+/// (range partitions on `user`), a day-partitioned listing table, or an empty table of
+/// the same columns when no source has filled it yet. `root` is absolute.
+///
+/// # Errors
+/// The manifest cannot be read, or `table` is not a lake table.
+pub fn lake_table(
+    root: &Path,
+    table: &str,
+) -> Result<Arc<dyn datafusion::datasource::TableProvider>, DetectError> {
+    let committed = midgame_lake::Lake::inspect(root).committed()?;
+    let table = midgame_schema::Table::ALL
+        .iter()
+        .find(|t| t.name == table)
+        .ok_or_else(|| DetectError::NotALake {
+            path: root.display().to_string(),
+            reason: format!("it has no table {table}"),
+        })?;
+    table_provider(root, table, committed.clustered.get(table.name))
+}
+
+fn table_provider(
+    root: &Path,
+    table: &midgame_schema::Table,
+    clustered: Option<&Vec<String>>,
+) -> Result<Arc<dyn datafusion::datasource::TableProvider>, DetectError> {
+    let dir = Layout::new(root).table_dir(table.name);
+    if !dir.is_dir() {
+        // No source has filled this table yet: an empty table of the same columns,
+        // so every detection still plans and finds nothing here.
+        let mut fields: Vec<Field> = read_schema(&table.schema())
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(PARTITION_COLUMN, DataType::Utf8, true));
+        let schema = Arc::new(Schema::new(fields));
+        return Ok(Arc::new(datafusion::datasource::MemTable::try_new(
+            schema,
+            vec![vec![]],
+        )?));
+    }
+    // Day files written before the tie-breaker was added to the sort are in order
+    // of user and time only: only clustered files (written since) declare all three.
+    let keys = if clustered.is_some() { 3 } else { 2 };
+    let sorted = vec![
+        sort_order(table.name)[..keys]
+            .iter()
+            .map(|c| col(*c).sort(true, false))
+            .collect(),
+    ];
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_file_sort_order(sorted);
+    if let Some(split_points) = clustered {
+        // A clustered table: `date` is a column of its files, and its buckets are
+        // range partitions on `user` (cluster.rs).
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(read_schema(&midgame_lake::writer::clustered_schema(
+                &table.schema(),
+            )));
+        let listing = ListingTable::try_new(config)?;
+        return Ok(Arc::new(cluster::ClusteredTable::new(
+            listing,
+            split_points.clone(),
+            root.to_path_buf(),
+            table.name,
+        )));
+    }
+    let options =
+        options.with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(read_schema(&table.schema()));
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
 /// Register the lake's tables in an existing session.
 ///
 /// # Errors
@@ -205,62 +297,10 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
         Arc::new(store),
     );
     for table in midgame_schema::Table::ALL {
-        let dir = layout.table_dir(table.name);
-        if !dir.is_dir() {
-            // No source has filled this table yet: an empty table of the same columns,
-            // so every detection still plans and finds nothing here.
-            let mut fields: Vec<Field> = read_schema(&table.schema())
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone())
-                .collect();
-            fields.push(Field::new(PARTITION_COLUMN, DataType::Utf8, true));
-            let schema = Arc::new(Schema::new(fields));
-            let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?;
-            ctx.register_table(table.name, Arc::new(empty))?;
-            continue;
-        }
-        // Day files written before the tie-breaker was added to the sort are in order
-        // of user and time only: only clustered files (written since) declare all three.
-        let clustered = committed_clusters.get(table.name);
-        let keys = if clustered.is_some() { 3 } else { 2 };
-        let sorted = vec![
-            sort_order(table.name)[..keys]
-                .iter()
-                .map(|c| col(*c).sort(true, false))
-                .collect(),
-        ];
-        let url = format!("{}/", dir.display());
-        if let Some(split_points) = clustered {
-            // A clustered table: `date` is a column of its files, and its buckets are
-            // range partitions on `user` (cluster.rs).
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet")
-                .with_file_sort_order(sorted);
-            let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
-                .with_listing_options(options)
-                .with_schema(read_schema(&midgame_lake::writer::clustered_schema(
-                    &table.schema(),
-                )));
-            let listing = ListingTable::try_new(config)?;
-            ctx.register_table(
-                table.name,
-                Arc::new(cluster::ClusteredTable::new(listing, split_points.clone())),
-            )?;
-            continue;
-        }
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)])
-            .with_file_sort_order(sorted);
-        ctx.register_listing_table(
+        ctx.register_table(
             table.name,
-            url,
-            options,
-            Some(read_schema(&table.schema())),
-            None,
-        )
-        .await?;
+            table_provider(&root, &table, committed_clusters.get(table.name))?,
+        )?;
     }
     // The alert lifecycle table `midgame run` keeps, when there is one.
     let alerts = layout.alert_table();

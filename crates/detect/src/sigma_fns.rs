@@ -25,12 +25,22 @@ use crate::AllowEntry;
 
 /// Register `sigma_match` and `sigma_text` in `ctx`.
 pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(SigmaMatch {
-        signature: Signature::string(4, Volatility::Immutable),
-    }));
-    ctx.register_udf(ScalarUDF::from(SigmaText {
-        signature: Signature::string(2, Volatility::Immutable),
-    }));
+    for f in functions() {
+        ctx.register_udf(f);
+    }
+}
+
+/// `sigma_match` and `sigma_text`.
+#[must_use]
+pub fn functions() -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::from(SigmaMatch {
+            signature: Signature::string(4, Volatility::Immutable),
+        }),
+        ScalarUDF::from(SigmaText {
+            signature: Signature::string(2, Volatility::Immutable),
+        }),
+    ]
 }
 
 /// The values at `path` in `record` (all alternatives tried in order; the first with

@@ -48,7 +48,7 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         anyhow::bail!("--format parquet writes a file: add --output PATH");
     }
     let findings = crate::runtime()?.block_on(async {
-        let ctx = crate::open_session(&a.lake, &cfg).await?;
+        let ctx = crate::open_session_on(&a.lake, &cfg, a.cluster.as_deref()).await?;
         anyhow::Ok(midgame_detect::run_loaded(&ctx, &detections, &opts).await?)
     })?;
     match &a.output {

@@ -27,7 +27,7 @@ pub(crate) fn run(a: &SqlArgs, _printer: &Printer) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--format parquet writes a file: add --output PATH");
     }
     let rt = crate::runtime()?;
-    let ctx = rt.block_on(crate::open_session(&a.lake, &cfg))?;
+    let ctx = rt.block_on(crate::open_session_on(&a.lake, &cfg, a.cluster.as_deref()))?;
     let guard = midgame_detect::catalog::Guard {
         allow_write: a.allow_write,
         allow_files: a.allow_files,

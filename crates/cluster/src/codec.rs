@@ -1,0 +1,172 @@
+//! How midgame's own table providers travel from the client to the scheduler.
+//!
+//! DataFusion serializes listing tables and views itself; anything else is asked of the
+//! session's extension codec. midgame has two such providers:
+//! - a clustered table ([`midgame_detect::ClusteredTable`]) travels as its lake and
+//!   table name, and the scheduler builds it again from the lake's manifest;
+//! - an in-memory table (the allow-list, a materialised view, the empty table of a
+//!   source never ingested) travels as its rows, in Arrow IPC.
+//!
+//! Everything else is Ballista's own codec's business.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
+use arrow::record_batch::RecordBatch;
+use ballista_core::serde::BallistaLogicalExtensionCodec;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+
+/// First byte of a clustered table's encoding.
+const CLUSTERED: u8 = b'C';
+/// First byte of an in-memory table's encoding.
+const MEMORY: u8 = b'M';
+
+/// Ballista's logical codec, plus midgame's table providers.
+#[derive(Debug, Default)]
+pub struct MidgameCodec {
+    inner: BallistaLogicalExtensionCodec,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ClusteredRef {
+    lake: std::path::PathBuf,
+    table: String,
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Internal(format!("midgame codec: {what}: {e}"))
+}
+
+fn encode_memory(table: &MemTable, buf: &mut Vec<u8>) -> Result<()> {
+    let schema = table.schema();
+    let mut rows: Vec<RecordBatch> = Vec::new();
+    for partition in &table.batches {
+        let batches = partition
+            .try_read()
+            .map_err(|e| internal("an in-memory table is being written", e))?;
+        rows.extend(batches.iter().cloned());
+    }
+    buf.push(MEMORY);
+    let mut writer = StreamWriter::try_new(&mut *buf, &schema)?;
+    for batch in &rows {
+        writer.write(batch)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+fn decode_memory(bytes: &[u8], schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(Arc::new(MemTable::try_new(schema, vec![batches])?))
+}
+
+impl LogicalExtensionCodec for MidgameCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        match buf.split_first() {
+            Some((&CLUSTERED, rest)) => {
+                let r: ClusteredRef =
+                    serde_json::from_slice(rest).map_err(|e| internal("clustered table", e))?;
+                midgame_detect::lake_table(&r.lake, &r.table)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))
+            }
+            Some((&MEMORY, rest)) => decode_memory(rest, schema),
+            _ => self
+                .inner
+                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        if let Some(t) = node.downcast_ref::<midgame_detect::ClusteredTable>() {
+            let (lake, table) = t.origin();
+            buf.push(CLUSTERED);
+            serde_json::to_writer(
+                &mut *buf,
+                &ClusteredRef {
+                    lake: lake.to_path_buf(),
+                    table: table.to_owned(),
+                },
+            )
+            .map_err(|e| internal("clustered table", e))?;
+            return Ok(());
+        }
+        if let Some(t) = node.downcast_ref::<MemTable>() {
+            return encode_memory(t, buf);
+        }
+        self.inner.try_encode_table_provider(table_ref, node, buf)
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        self.inner.try_decode_udf(name, buf)
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        self.inner.try_decode_udaf(name, buf)
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udaf(node, buf)
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
+}
