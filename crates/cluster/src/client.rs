@@ -103,6 +103,11 @@ pub async fn connect(
     for f in functions {
         ctx.register_udf(f.as_ref().clone());
     }
-    midgame_detect::register_lake(&ctx, &root).await?;
+    // A clustered table's buckets are not declared as range partitions here: Ballista
+    // 55 cannot shuffle DataFusion's range partitioning ("not yet mapped onto Ballista's
+    // range shuffle") and restricts each task's scan to its own buckets, which breaks
+    // the declaration ("Can not create InterleaveExec", data_staging over a clustered
+    // lake). The cluster reads them as listing tables and repartitions by hash.
+    midgame_detect::register_lake_with(&ctx, &root, false).await?;
     Ok(ctx)
 }

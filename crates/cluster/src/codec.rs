@@ -1,13 +1,10 @@
 //! How midgame's own table providers travel from the client to the scheduler.
 //!
 //! DataFusion serializes listing tables and views itself; anything else is asked of the
-//! session's extension codec. midgame has two such providers:
-//! - a clustered table ([`midgame_detect::ClusteredTable`]) travels as its lake and
-//!   table name, and the scheduler builds it again from the lake's manifest;
-//! - an in-memory table (the allow-list, a materialised view, the empty table of a
-//!   source never ingested) travels as its rows, in Arrow IPC.
-//!
-//! Everything else is Ballista's own codec's business.
+//! session's extension codec. midgame's in-memory tables (the allow-list, a
+//! materialised view, the empty table of a source never ingested) travel here, as their
+//! rows in Arrow IPC. (A clustered lake's tables go to a cluster as listing tables: see
+//! [`crate::client`].) Everything else is Ballista's own codec's business.
 
 use std::sync::Arc;
 
@@ -25,21 +22,13 @@ use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
-/// First byte of a clustered table's encoding.
-const CLUSTERED: u8 = b'C';
 /// First byte of an in-memory table's encoding.
 const MEMORY: u8 = b'M';
 
-/// Ballista's logical codec, plus midgame's table providers.
+/// Ballista's logical codec, plus in-memory tables.
 #[derive(Debug, Default)]
 pub struct MidgameCodec {
     inner: BallistaLogicalExtensionCodec,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ClusteredRef {
-    lake: std::path::PathBuf,
-    table: String,
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> DataFusionError {
@@ -92,12 +81,6 @@ impl LogicalExtensionCodec for MidgameCodec {
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
         match buf.split_first() {
-            Some((&CLUSTERED, rest)) => {
-                let r: ClusteredRef =
-                    serde_json::from_slice(rest).map_err(|e| internal("clustered table", e))?;
-                midgame_detect::lake_table(&r.lake, &r.table)
-                    .map_err(|e| DataFusionError::External(Box::new(e)))
-            }
             Some((&MEMORY, rest)) => decode_memory(rest, schema),
             _ => self
                 .inner
@@ -111,19 +94,6 @@ impl LogicalExtensionCodec for MidgameCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
-        if let Some(t) = node.downcast_ref::<midgame_detect::ClusteredTable>() {
-            let (lake, table) = t.origin();
-            buf.push(CLUSTERED);
-            serde_json::to_writer(
-                &mut *buf,
-                &ClusteredRef {
-                    lake: lake.to_path_buf(),
-                    table: table.to_owned(),
-                },
-            )
-            .map_err(|e| internal("clustered table", e))?;
-            return Ok(());
-        }
         if let Some(t) = node.downcast_ref::<MemTable>() {
             return encode_memory(t, buf);
         }

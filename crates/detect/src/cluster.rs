@@ -34,33 +34,17 @@ use crate::DetectError;
 /// A clustered table: the listing table's scan, its files grouped by bucket and
 /// declared range-partitioned on `user`.
 #[derive(Debug)]
-pub struct ClusteredTable {
+pub(crate) struct ClusteredTable {
     inner: ListingTable,
     split_points: Vec<String>,
-    lake: std::path::PathBuf,
-    table: &'static str,
 }
 
 impl ClusteredTable {
-    pub(crate) fn new(
-        inner: ListingTable,
-        split_points: Vec<String>,
-        lake: std::path::PathBuf,
-        table: &'static str,
-    ) -> Self {
+    pub(crate) fn new(inner: ListingTable, split_points: Vec<String>) -> Self {
         Self {
             inner,
             split_points,
-            lake,
-            table,
         }
-    }
-
-    /// The lake (absolute) and the table this is: what a Ballista scheduler needs to
-    /// build the same table again ([`crate::lake_table`]).
-    #[must_use]
-    pub fn origin(&self) -> (&std::path::Path, &'static str) {
-        (&self.lake, self.table)
     }
 
     /// The scan with file group `i` = bucket `i`, declared range-partitioned; `None`

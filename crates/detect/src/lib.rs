@@ -37,7 +37,7 @@ pub use alerts::{
     in_window, run_detections, run_loaded, stages_of, to_alerts,
 };
 pub use allowlist::{AllowEntry, register_allowlist};
-pub use cluster::{Clustered, ClusteredTable, cluster, default_buckets};
+pub use cluster::{Clustered, cluster, default_buckets};
 /// The DataFusion session type, for callers that do not depend on DataFusion themselves.
 pub use datafusion::prelude::{DataFrame, SessionContext};
 /// A typed value for a query parameter.
@@ -199,31 +199,15 @@ pub fn lake_store(root: &Path) -> Result<Arc<dyn object_store::ObjectStore>, Det
     Ok(Arc::new(store::LakeStore::new(root, committed)?))
 }
 
-/// The table provider of one lake table, as a session registers it: a clustered table
-/// (range partitions on `user`), a day-partitioned listing table, or an empty table of
-/// the same columns when no source has filled it yet. `root` is absolute.
-///
-/// # Errors
-/// The manifest cannot be read, or `table` is not a lake table.
-pub fn lake_table(
-    root: &Path,
-    table: &str,
-) -> Result<Arc<dyn datafusion::datasource::TableProvider>, DetectError> {
-    let committed = midgame_lake::Lake::inspect(root).committed()?;
-    let table = midgame_schema::Table::ALL
-        .iter()
-        .find(|t| t.name == table)
-        .ok_or_else(|| DetectError::NotALake {
-            path: root.display().to_string(),
-            reason: format!("it has no table {table}"),
-        })?;
-    table_provider(root, table, committed.clustered.get(table.name))
-}
-
+/// The table provider of one lake table: a clustered table (declared range partitions
+/// on `user` when `range` is set, else a listing table of its buckets), a
+/// day-partitioned listing table, or an empty table of the same columns when no source
+/// has filled it yet.
 fn table_provider(
     root: &Path,
     table: &midgame_schema::Table,
     clustered: Option<&Vec<String>>,
+    range: bool,
 ) -> Result<Arc<dyn datafusion::datasource::TableProvider>, DetectError> {
     let dir = Layout::new(root).table_dir(table.name);
     if !dir.is_dir() {
@@ -263,11 +247,12 @@ fn table_provider(
                 &table.schema(),
             )));
         let listing = ListingTable::try_new(config)?;
+        if !range {
+            return Ok(Arc::new(listing));
+        }
         return Ok(Arc::new(cluster::ClusteredTable::new(
             listing,
             split_points.clone(),
-            root.to_path_buf(),
-            table.name,
         )));
     }
     let options =
@@ -283,6 +268,20 @@ fn table_provider(
 /// # Errors
 /// A table cannot be registered.
 pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), DetectError> {
+    register_lake_with(ctx, lake, true).await
+}
+
+/// [`register_lake`]; a clustered table declares its buckets as range partitions on
+/// `user` only when `range` is set. A Ballista cluster needs it off: Ballista 55 cannot
+/// shuffle DataFusion's range partitioning (midgame-cluster).
+///
+/// # Errors
+/// A table cannot be registered.
+pub async fn register_lake_with(
+    ctx: &SessionContext,
+    lake: &Path,
+    range: bool,
+) -> Result<(), DetectError> {
     let root = std::path::absolute(lake).map_err(|e| DetectError::NotALake {
         path: lake.display().to_string(),
         reason: e.to_string(),
@@ -299,7 +298,7 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Path) -> Result<(), Dete
     for table in midgame_schema::Table::ALL {
         ctx.register_table(
             table.name,
-            table_provider(&root, &table, committed_clusters.get(table.name))?,
+            table_provider(&root, &table, committed_clusters.get(table.name), range)?,
         )?;
     }
     // The alert lifecycle table `midgame run` keeps, when there is one.
