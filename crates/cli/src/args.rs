@@ -84,9 +84,9 @@ pub enum ClusterCommand {
     /// Ballista's scheduler: clients (`--cluster df://HOST:PORT`) and executors connect
     /// to it. Logs to stderr; stops on SIGTERM or Ctrl-C.
     Scheduler(SchedulerArgs),
-    /// A Ballista executor: runs the scheduler's tasks. It serves data on the --bind
-    /// port and takes tasks on --grpc-port. Logs to stderr; on SIGTERM or Ctrl-C it
-    /// tells the scheduler and stops.
+    /// A Ballista executor: asks the scheduler for tasks and runs them; serves results
+    /// and shuffle data on --bind. Logs to stderr; on SIGTERM or Ctrl-C it tells the
+    /// scheduler and stops.
     Executor(ExecutorArgs),
 }
 
@@ -118,9 +118,6 @@ pub struct ExecutorArgs {
     /// Address of its data service (results and shuffle data are fetched here).
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
     pub bind: std::net::SocketAddr,
-    /// Port of its task service, on the --bind host (default: the --bind port + 1).
-    #[arg(long, value_name = "PORT")]
-    pub grpc_port: Option<u16>,
     /// The name the scheduler and other executors reach it by (default: the --bind
     /// host; give one when binding 0.0.0.0).
     #[arg(long, value_name = "HOST")]

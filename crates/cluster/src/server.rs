@@ -47,10 +47,9 @@ pub struct SchedulerArgs {
 pub struct ExecutorArgs {
     /// The scheduler's address.
     pub scheduler: SocketAddr,
-    /// Where its Arrow Flight service (shuffle data, results) listens.
+    /// Where its Arrow Flight service (shuffle data, results) listens. It asks the
+    /// scheduler for tasks itself, so this is its only port.
     pub bind: SocketAddr,
-    /// Where its task service listens (the scheduler pushes tasks here).
-    pub grpc_port: u16,
     /// The host name the scheduler and the other executors reach it by.
     pub external_host: String,
     /// Tasks it runs at once (0: one per core).
@@ -94,9 +93,13 @@ pub async fn run_scheduler(args: SchedulerArgs) -> Result<(), ClusterError> {
         bind_host: args.bind.ip().to_string(),
         bind_port: args.bind.port(),
         external_host: args.bind.ip().to_string(),
-        scheduling_policy: TaskSchedulingPolicy::PushStaged,
+        // Executors ask for tasks. With the scheduler pushing them, a task reset when an
+        // executor was lost mid-query was never offered again and the job waited for
+        // ever (Ballista 55, loopback test of a killed executor); pulled, it runs on the
+        // executor that is left.
+        scheduling_policy: TaskSchedulingPolicy::PullStaged,
         executor_timeout_seconds: args.executor_timeout_secs,
-        expire_dead_executor_interval_seconds: args.executor_timeout_secs.clamp(1, 15),
+        expire_dead_executor_interval_seconds: (args.executor_timeout_secs / 2).clamp(1, 15),
         override_config_producer: Some(Arc::new(config_producer)),
         override_session_builder: Some(session_builder(args.functions)),
         override_logical_codec: Some(Arc::new(MidgameCodec::default())),
@@ -238,11 +241,12 @@ pub async fn run_executor(args: ExecutorArgs) -> Result<(), ClusterError> {
         bind_host: args.bind.ip().to_string(),
         external_host: Some(args.external_host.clone()),
         port: args.bind.port(),
-        grpc_port: args.grpc_port,
+        // Pull scheduling starts no task service: the port is only reported.
+        grpc_port: args.bind.port(),
         scheduler_host: args.scheduler.ip().to_string(),
         scheduler_port: args.scheduler.port(),
         vcores: args.concurrent_tasks,
-        task_scheduling_policy: TaskSchedulingPolicy::PushStaged,
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         work_dir: Some(work_dir.display().to_string()),
         executor_heartbeat_interval_seconds: args.heartbeat_secs,
         print_thread_info: false,
@@ -265,9 +269,8 @@ pub async fn run_executor(args: ExecutorArgs) -> Result<(), ClusterError> {
         ..ExecutorProcessConfig::default()
     };
     tracing::info!(
-        "midgame executor on {} (tasks on port {}), scheduler {}",
+        "midgame executor on {}, scheduler {}",
         args.bind,
-        args.grpc_port,
         args.scheduler
     );
     let r = start_executor_process(Arc::new(config)).await;

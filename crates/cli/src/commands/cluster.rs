@@ -36,19 +36,9 @@ pub(crate) fn run(c: &ClusterCommand) -> anyhow::Result<ExitCode> {
                 rt.block_on(midgame_cluster::run_scheduler(args))?;
             }
             ClusterCommand::Executor(a) => {
-                let grpc_port = match a.grpc_port {
-                    Some(p) => p,
-                    None => a.bind.port().checked_add(1).ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "--bind port {} has no next port: give --grpc-port",
-                            a.bind.port()
-                        )
-                    })?,
-                };
                 let args = midgame_cluster::ExecutorArgs {
                     scheduler: a.scheduler,
                     bind: a.bind,
-                    grpc_port,
                     external_host: a
                         .external_host
                         .clone()
