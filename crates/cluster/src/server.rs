@@ -250,6 +250,10 @@ pub async fn run_executor(args: ExecutorArgs) -> Result<(), ClusterError> {
         work_dir: Some(work_dir.display().to_string()),
         executor_heartbeat_interval_seconds: args.heartbeat_secs,
         print_thread_info: false,
+        // The same bound as a local run (MIDGAME_MEMORY_LIMIT, else half the machine),
+        // not Ballista's 70% of the host per executor: two executors on one machine
+        // would promise 140%.
+        memory_pool_size: Some(midgame_detect::memory_limit() as u64),
         // (Ballista's pooled shuffle clients are private to its crate: a connection per
         // shuffle read, as its engine makes without a pool.)
         override_execution_engine: Some(Arc::new(WithoutOperatorMetrics(
