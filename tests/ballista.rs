@@ -33,25 +33,44 @@ impl Node {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Wait (60 s at most) until its log contains `text`.
-    fn wait_for(&mut self, text: &str) {
+    /// Poll `done` every 100 ms until it gives a value; fail (naming `what`, with the
+    /// log) after `secs` seconds.
+    fn poll<T>(
+        &mut self,
+        secs: u64,
+        what: &str,
+        mut done: impl FnMut(&mut Self) -> Option<T>,
+    ) -> T {
         let start = Instant::now();
-        while !self.log().contains(text) {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "{} exited ({status}) before logging {text:?}:\n{}",
-                    self.log.display(),
-                    self.log()
-                );
+        loop {
+            if let Some(v) = done(self) {
+                return v;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "no {text:?} in {} after 60 s:\n{}",
+                start.elapsed() < Duration::from_secs(secs),
+                "{}: {what} after {secs} s:\n{}",
                 self.log.display(),
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Wait (60 s at most) until its log contains `text`.
+    fn wait_for(&mut self, text: &str) {
+        self.poll(60, &format!("no {text:?}"), |n| {
+            if n.log().contains(text) {
+                return Some(());
+            }
+            if let Some(status) = n.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited ({status}) before logging {text:?}:\n{}",
+                    n.log.display(),
+                    n.log()
+                );
+            }
+            None
+        });
     }
 
     fn signal(&self, sig: &str) {
@@ -65,19 +84,9 @@ impl Node {
     /// Send SIGTERM and wait (30 s at most) for the exit.
     fn terminate(&mut self) -> ExitStatus {
         self.signal("-TERM");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{} still running 30 s after SIGTERM:\n{}",
-                self.log.display(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.poll(30, "still running after SIGTERM", |n| {
+            n.child.try_wait().unwrap()
+        })
     }
 }
 
@@ -157,39 +166,28 @@ fn config(dir: &Path) -> PathBuf {
     p
 }
 
-fn detect(lake: &Path, cluster: Option<&str>, format: &str) -> Output {
+/// `midgame ARGS --lake LAKE --config (the allow-list)`, on the cluster when given.
+fn midgame_on(lake: &Path, cluster: Option<&str>, args: &[&str]) -> Output {
     let cfg = config(lake.parent().unwrap());
-    let mut args = vec![
-        "detect",
+    let mut all = args.to_vec();
+    all.extend([
         "--lake",
         lake.to_str().unwrap(),
-        "--format",
-        format,
         "--config",
         cfg.to_str().unwrap(),
-    ];
+    ]);
     if let Some(url) = cluster {
-        args.extend(["--cluster", url]);
+        all.extend(["--cluster", url]);
     }
-    midgame(&args)
+    midgame(&all)
+}
+
+fn detect(lake: &Path, cluster: Option<&str>, format: &str) -> Output {
+    midgame_on(lake, cluster, &["detect", "--format", format])
 }
 
 fn sql(lake: &Path, cluster: Option<&str>, query: &str) -> Output {
-    let cfg = config(lake.parent().unwrap());
-    let mut args = vec![
-        "sql",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--format",
-        "csv",
-        "--config",
-        cfg.to_str().unwrap(),
-    ];
-    if let Some(url) = cluster {
-        args.extend(["--cluster", url]);
-    }
-    args.push(query);
-    midgame(&args)
+    midgame_on(lake, cluster, &["sql", "--format", "csv", query])
 }
 
 #[test]
