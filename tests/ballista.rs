@@ -208,6 +208,31 @@ fn detect_and_sql_on_a_loopback_cluster_print_what_a_local_run_prints() {
     for e in &c.executors {
         assert!(e.log().contains("Received task"), "{}", e.log());
     }
+    // The incident report too: its queries run on the cluster, and the page is the local
+    // one but for the line that says when it was made.
+    let jobs = |c: &Cluster| c.scheduler.log().matches("Job submitted").count();
+    let page = |cluster: Option<&str>| {
+        let out = dir
+            .path()
+            .join(format!("report-{}.html", cluster.is_some()));
+        let o = out.to_str().unwrap();
+        ok(&midgame_on(
+            &lake,
+            cluster,
+            &["detect", "--format", "html", "--output", o],
+        ));
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("<div class=\"meta\">Made "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let local = page(None);
+    assert!(local.contains("impossible_travel"), "{local}");
+    let before = jobs(&c);
+    assert_eq!(local, page(Some(&c.url)));
+    assert!(jobs(&c) > before + 5, "{}", c.scheduler.log());
 
     // midgame's functions and views, and the allow-list's in-memory table, remotely.
     let query = "SELECT user, count(*) AS n, min(ua_os(user_agent)) AS os, \

@@ -252,6 +252,11 @@ pub struct RunOptions {
     pub from_ms: Option<i64>,
     /// Keep only alerts that start before this time (epoch ms).
     pub to_ms: Option<i64>,
+    /// Detection queries in flight at once. 1 for a local session, whose every query
+    /// already uses every core; more on a cluster, where a query's stages wait on the
+    /// scheduler in turn and several jobs keep the executors busy meanwhile. The alerts
+    /// come out in the same order either way.
+    pub concurrent_queries: usize,
 }
 
 impl Default for RunOptions {
@@ -265,6 +270,7 @@ impl Default for RunOptions {
             explain_suppressed: false,
             from_ms: None,
             to_ms: None,
+            concurrent_queries: 1,
         }
     }
 }
@@ -322,16 +328,22 @@ async fn plan_all<'a>(
 
 async fn run_planned(
     planned: Vec<(&Detection, datafusion::dataframe::DataFrame)>,
+    concurrent: usize,
 ) -> Result<Vec<Alert>, DetectionError> {
-    let mut alerts = Vec::new();
-    for (d, df) in planned {
-        let batches = df.collect().await.map_err(|source| DetectionError::Query {
-            path: d.path.clone(),
-            source,
-        })?;
-        alerts.extend(to_alerts(d, &batches)?);
-    }
-    Ok(alerts)
+    use futures::{StreamExt, TryStreamExt};
+    let per_detection: Vec<Vec<Alert>> = futures::stream::iter(planned)
+        .map(|(d, df)| async move {
+            let batches = df.collect().await.map_err(|source| DetectionError::Query {
+                path: d.path.clone(),
+                source,
+            })?;
+            to_alerts(d, &batches)
+        })
+        // `buffered` keeps the detections' order whatever finishes first.
+        .buffered(concurrent.max(1))
+        .try_collect()
+        .await?;
+    Ok(per_detection.into_iter().flatten().collect())
 }
 
 /// Compute small shared views once and keep them as tables for this session's
@@ -426,13 +438,13 @@ pub async fn find_alerts(
         .collect();
     materialize(ctx, &shared).await.map_err(qerr)?;
     let planned = plan_all(ctx, detections, &opts.params).await?;
-    let mut alerts = run_planned(planned).await?;
+    let mut alerts = run_planned(planned, opts.concurrent_queries).await?;
     let mut suppressed = Vec::new();
     if opts.explain_suppressed && !opts.allowlist.is_empty() {
         register_allowlist(ctx, &[]).await.map_err(qerr)?;
         let planned = plan_all(ctx, detections, &opts.params).await;
         let unfiltered = match planned {
-            Ok(p) => run_planned(p).await,
+            Ok(p) => run_planned(p, opts.concurrent_queries).await,
             Err(e) => Err(e),
         };
         register_allowlist(ctx, &opts.allowlist)

@@ -13,6 +13,11 @@ use crate::config::Config;
 #[cfg(not(feature = "cluster"))]
 const NOT_BUILT: &str = "this midgame was built without the cluster feature: install it with `cargo install --locked --path crates/cli --features cluster` (README, Beyond one machine)";
 
+/// Detection queries `detect --cluster` keeps in flight at once. Each stage of a
+/// Ballista job waits for an executor's next poll and for its task reports, so one job
+/// at a time leaves the executors mostly idle on a small lake.
+pub(crate) const CONCURRENT_QUERIES: usize = 4;
+
 /// The functions a cluster node registers: midgame's, and `geoip_*` when the config
 /// names a database.
 #[cfg(feature = "cluster")]

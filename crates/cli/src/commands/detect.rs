@@ -28,6 +28,9 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     opts.explain_suppressed = a.explain_suppressed;
     opts.from_ms = a.from;
     opts.to_ms = a.to;
+    if a.cluster.is_some() {
+        opts.concurrent_queries = crate::commands::cluster::CONCURRENT_QUERIES;
+    }
     if a.format == AlertFormat::Html {
         if let Some(out) = &a.output
             && out.exists()
@@ -37,8 +40,14 @@ pub(crate) fn run(a: &DetectArgs, printer: &Printer) -> anyhow::Result<ExitCode>
                 out.display()
             );
         }
-        let (findings, page) =
-            crate::commands::report::findings_and_page(&a.lake, &cfg, &detections, &opts, None)?;
+        let (findings, page) = crate::commands::report::findings_and_page(
+            &a.lake,
+            &cfg,
+            &detections,
+            &opts,
+            None,
+            a.cluster.as_deref(),
+        )?;
         crate::commands::report::emit(&page, a.output.as_deref())?;
         printer.status(&output::summary_line(&findings));
         return Ok(ExitCode::SUCCESS);

@@ -57,12 +57,13 @@ pub(crate) fn findings_and_page(
     detections: &[Detection],
     opts: &RunOptions,
     user: Option<&str>,
+    cluster: Option<&str>,
 ) -> anyhow::Result<(Findings, String)> {
     // The overview lists what the allow-list silenced.
     let mut opts = opts.clone();
     opts.explain_suppressed = true;
     crate::runtime()?.block_on(async {
-        let ctx = crate::open_session(lake, cfg).await?;
+        let ctx = crate::open_session_on(lake, cfg, cluster).await?;
         let findings = midgame_detect::run_loaded(&ctx, detections, &opts).await?;
         let page = html(&ctx, lake, &findings, detections, &opts, user).await?;
         anyhow::Ok((findings, page))
@@ -89,7 +90,8 @@ pub(crate) fn run(a: &ReportArgs, printer: &Printer) -> anyhow::Result<ExitCode>
     let mut opts = cfg.run_options()?;
     opts.from_ms = a.from;
     opts.to_ms = a.to;
-    let (findings, page) = findings_and_page(&a.lake, &cfg, &detections, &opts, a.user.as_deref())?;
+    let (findings, page) =
+        findings_and_page(&a.lake, &cfg, &detections, &opts, a.user.as_deref(), None)?;
     emit(&page, a.output.as_deref())?;
     if let Some(out) = &a.output {
         printer.status(&format!(
