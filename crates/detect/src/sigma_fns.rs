@@ -18,17 +18,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::prelude::SessionContext;
 use serde_json::Value;
 
 use crate::AllowEntry;
-
-/// Register `sigma_match` and `sigma_text` in `ctx`.
-pub fn register(ctx: &SessionContext) {
-    for f in functions() {
-        ctx.register_udf(f);
-    }
-}
 
 /// `sigma_match` and `sigma_text`.
 #[must_use]
@@ -348,8 +340,10 @@ mod tests {
 
     #[tokio::test]
     async fn in_sql() {
-        let ctx = SessionContext::new();
-        register(&ctx);
+        let ctx = datafusion::prelude::SessionContext::new();
+        for f in functions() {
+            ctx.register_udf(f);
+        }
         let sql = r#"SELECT sigma_match(raw, 'actor.alternateId', 're', '(?i)^.*@ACME\.test$') AS m,
                             sigma_text(raw, 'nothing|actor.alternateId') AS t
                      FROM (VALUES ('{"actor":{"alternateId":"ann@acme.test"}}'), ('{"actor":{}}'), ('not json'), (NULL)) AS x(raw)"#;
