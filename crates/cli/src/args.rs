@@ -211,8 +211,8 @@ pub struct BackfillArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  midgame compact --lake /var/lib/midgame/lake")]
 pub struct CompactArgs {
-    /// The lake.
-    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    /// The lake: a directory, or `s3://bucket/prefix` (credentials and endpoint from the AWS environment).
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR|s3://BUCKET/PREFIX", value_parser = lake_location)]
     pub lake: PathBuf,
     /// Only buckets (or day partitions) with at least this many files are merged.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(2..))]
@@ -306,8 +306,8 @@ pub enum ExportTable {
     after_help = "Example:\n  midgame export ocsf --lake lake --table auth --out export --account-id 123456789012 --region eu-west-1\n  aws s3 sync export/ s3://aws-security-data-lake-eu-west-1-xxxx/"
 )]
 pub struct ExportArgs {
-    /// The lake.
-    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    /// The lake: a directory, or `s3://bucket/prefix` (credentials and endpoint from the AWS environment).
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR|s3://BUCKET/PREFIX", value_parser = lake_location)]
     pub lake: PathBuf,
     /// The table.
     #[arg(long, value_enum)]
@@ -341,8 +341,8 @@ pub struct ExportArgs {
     after_help = "Exit 0 when every committed file matches its record and nothing else is in the tables' folders, 1 otherwise.\nExamples:\n  midgame verify --lake /var/lib/midgame/lake\n  midgame verify --lake lake --repair          # what it would do\n  midgame verify --lake lake --repair --yes    # do it"
 )]
 pub struct VerifyArgs {
-    /// The lake.
-    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    /// The lake: a directory, or `s3://bucket/prefix` (credentials and endpoint from the AWS environment).
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR|s3://BUCKET/PREFIX", value_parser = lake_location)]
     pub lake: PathBuf,
     /// Say how to mend what differs: move orphans to _orphans/, forget the source files
     /// of damaged data files so they are ingested again.
@@ -394,8 +394,9 @@ pub enum RawArg {
     after_help = "Examples:\n  midgame ingest --lake lake okta/2022/08/*.json.gz\n  midgame ingest --lake lake --config midgame.toml --strict archive/"
 )]
 pub struct IngestArgs {
-    /// The lake directory (created if missing).
-    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR")]
+    /// The lake directory (created if missing), or `s3://bucket/prefix` (credentials and
+    /// endpoint from the AWS environment).
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR|s3://BUCKET/PREFIX")]
     pub lake: PathBuf,
     /// The log format; recognised from the content when omitted.
     #[arg(long, value_parser = source_kind())]
@@ -451,8 +452,8 @@ pub enum Format {
     after_help = "Tables: auth, admin; views: signins, signin_history, user_first_seen (\\d in the shell lists them, \\d NAME describes one). Examples:\n  midgame sql --lake lake                        # the shell\n  midgame sql --lake lake \"SELECT geo_country, count(*) FROM auth GROUP BY 1 ORDER BY 2 DESC\"\n  midgame sql --lake lake -f hunt.sql --format csv > hunt.csv\n  echo \"SELECT * FROM auth LIMIT 3\" | midgame sql --lake lake --format ndjson"
 )]
 pub struct SqlArgs {
-    /// The lake directory.
-    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    /// The lake: a directory, or `s3://bucket/prefix` (credentials and endpoint from the AWS environment).
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR|s3://BUCKET/PREFIX", value_parser = lake_location)]
     pub lake: PathBuf,
     /// Run the queries on this Ballista cluster (`df://HOST:PORT`, started with
     /// `midgame cluster`); the lake must be at the same path on every node.
@@ -491,8 +492,8 @@ pub struct SqlArgs {
     after_help = "Examples:\n  midgame detect --lake lake --config midgame.toml\n  midgame detect --lake lake --format ndjson --output alerts.ndjson"
 )]
 pub struct DetectArgs {
-    /// The lake directory.
-    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    /// The lake: a directory, or `s3://bucket/prefix` (credentials and endpoint from the AWS environment).
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR|s3://BUCKET/PREFIX", value_parser = lake_location)]
     pub lake: PathBuf,
     /// Run the queries on this Ballista cluster (`df://HOST:PORT`, started with
     /// `midgame cluster`); the lake must be at the same path on every node.
@@ -544,8 +545,8 @@ pub struct DetectArgs {
     after_help = "Examples:\n  midgame report --lake lake --config midgame.toml --output report.html\n  midgame report --lake lake --user alice@example.com --from 2022-08-01 --output alice.html"
 )]
 pub struct ReportArgs {
-    /// The lake directory.
-    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR", value_parser = existing_dir)]
+    /// The lake: a directory, or `s3://bucket/prefix` (credentials and endpoint from the AWS environment).
+    #[arg(long, env = "MIDGAME_LAKE", value_name = "DIR|s3://BUCKET/PREFIX", value_parser = lake_location)]
     pub lake: PathBuf,
     /// midgame.toml: detection parameters, the allow-list, the incident window.
     #[arg(long, env = "MIDGAME_CONFIG", value_name = "FILE", value_parser = existing_file)]
@@ -668,6 +669,15 @@ fn existing_path(s: &str) -> Result<PathBuf, String> {
     } else {
         Err(format!("{s}: no such file or directory"))
     }
+}
+
+/// A lake: an existing directory, or a lake on S3 (`s3://bucket/prefix`).
+fn lake_location(s: &str) -> Result<PathBuf, String> {
+    if s.starts_with("s3://") {
+        midgame_lake::remote_lake::parse_lake_url(s).map_err(|e| e.to_string())?;
+        return Ok(PathBuf::from(s));
+    }
+    existing_dir(s)
 }
 
 fn existing_dir(s: &str) -> Result<PathBuf, String> {

@@ -197,3 +197,75 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .thread_stack_size(32 << 20)
         .build()?)
 }
+
+/// The lake a writing command works on: the folder itself, or for `s3://bucket/prefix`
+/// a local mirror of it, locked, whose changes [`LakeDir::publish`] puts on the store
+/// in commit order (midgame-lake's `remote_lake`).
+pub(crate) struct LakeDir {
+    dir: PathBuf,
+    remote: Option<midgame_lake::remote_lake::RemoteLake>,
+}
+
+impl LakeDir {
+    /// Open `lake` for writing; an S3 lake is created when `create` is set.
+    pub(crate) fn open(
+        lake: &Path,
+        create: bool,
+        printer: &printer::Printer,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        if !midgame_lake::remote_lake::is_remote_lake(lake) {
+            return Ok(Self {
+                dir: lake.to_path_buf(),
+                remote: None,
+            });
+        }
+        let url = lake.to_string_lossy();
+        let remote = midgame_lake::remote_lake::RemoteLake::open_write(&url, create)
+            .with_context(|| format!("opening the lake {url}"))?;
+        if let Some(prev) = remote.took_over_lock_from() {
+            printer.warn(&format!(
+                "took over the lake lock of a run that stopped its heartbeat ({prev})"
+            ));
+        }
+        Ok(Self {
+            dir: remote.dir().to_path_buf(),
+            remote: Some(remote),
+        })
+    }
+
+    /// The folder to run the command on.
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Put what the command committed on the store (nothing for a folder).
+    pub(crate) fn publish(&mut self, printer: &printer::Printer) -> anyhow::Result<()> {
+        let Some(remote) = self.remote.as_mut() else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let p = remote.push()?;
+        if p.records + p.uploaded + p.copied + p.deleted > 0 {
+            printer.status(&format!(
+                "published to {}: {} records, {} objects uploaded ({:.1} MB), {} copied, {} deleted in {:.2} s",
+                remote.url(),
+                p.records,
+                p.uploaded,
+                p.bytes as f64 / 1e6,
+                p.copied,
+                p.deleted,
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Download the tables' data files into the mirror (compaction reads them whole).
+    pub(crate) fn fetch_tables(&mut self) -> anyhow::Result<()> {
+        if let Some(remote) = self.remote.as_mut() {
+            remote.fetch_tables()?;
+        }
+        Ok(())
+    }
+}

@@ -76,10 +76,14 @@ pub async fn connect(
             });
         }
     }
-    let root = std::path::absolute(lake).map_err(|e| midgame_detect::DetectError::NotALake {
-        path: lake.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let root = if midgame_lake::remote_lake::is_remote_lake(lake) {
+        lake.to_path_buf()
+    } else {
+        std::path::absolute(lake).map_err(|e| midgame_detect::DetectError::NotALake {
+            path: lake.display().to_string(),
+            reason: e.to_string(),
+        })?
+    };
     let options = MidgameOptions {
         lake: root.display().to_string(),
     };

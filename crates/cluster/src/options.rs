@@ -13,7 +13,8 @@ use datafusion::prelude::SessionConfig;
 extensions_options! {
     /// midgame's session settings (`midgame.*`).
     pub struct MidgameOptions {
-        /// The lake the session reads: an absolute path every node of the cluster sees.
+        /// The lake the session reads: an absolute path every node of the cluster sees, or
+        /// `s3://bucket/prefix`.
         pub lake: String, default = String::new()
     }
 }
@@ -34,7 +35,8 @@ pub fn lake_of(config: &SessionConfig) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// Register, in `runtime`, the lake's store for `file://` when the session names a lake:
+/// Register, in `runtime`, the lake's store (for `file://`, or `s3://bucket` for a lake on
+/// S3) when the session names a lake:
 /// listings show only its committed data files, and each block read is checked.
 ///
 /// # Errors
@@ -44,9 +46,9 @@ pub fn register_lake_store(
     runtime: &Arc<RuntimeEnv>,
 ) -> Result<(), DataFusionError> {
     if let Some(lake) = lake_of(config) {
-        let store = midgame_detect::lake_store(&lake)
+        let (url, store) = midgame_detect::lake_store(&lake)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        runtime.register_object_store(&url::Url::parse("file://").expect("a valid URL"), store);
+        runtime.register_object_store(&url, store);
     }
     Ok(())
 }

@@ -177,26 +177,27 @@ pub async fn open_session_with(
     lake: &Path,
     config: SessionConfig,
 ) -> Result<SessionContext, DetectError> {
-    if !Layout::new(lake).is_lake() {
-        return Err(DetectError::NotALake {
-            path: lake.display().to_string(),
-            reason: Layout::not_a_lake_reason(),
-        });
-    }
     let ctx = SessionContext::new_with_config_rt(config, runtime_env()?);
     register_lake(&ctx, lake).await?;
     Ok(ctx)
 }
 
-/// The lake's object store for `file://` URLs: lists only the committed data files of
-/// the lake at `root` (absolute) and checks each block read (store.rs). A Ballista
-/// scheduler and its executors register it too (midgame-cluster).
+/// The lake's object store and the URL to register it under (`file://` for a folder,
+/// `s3://bucket` for a lake on S3): it lists only the committed data files of the lake
+/// at `lake` (an absolute path or `s3://bucket/prefix`) and checks each block read
+/// (store.rs). A Ballista scheduler and its executors register it too (midgame-cluster).
 ///
 /// # Errors
 /// The lake's manifest cannot be read.
-pub fn lake_store(root: &Path) -> Result<Arc<dyn object_store::ObjectStore>, DetectError> {
-    let committed = midgame_lake::Lake::inspect(root).committed()?;
-    Ok(Arc::new(store::LakeStore::new(root, committed)?))
+pub fn lake_store(
+    lake: &Path,
+) -> Result<(url::Url, Arc<dyn object_store::ObjectStore>), DetectError> {
+    let source = store::Source::open(lake)?;
+    let committed = midgame_lake::Lake::inspect(&source.records).committed()?;
+    Ok((
+        source.store_url.clone(),
+        Arc::new(source.lake_store(committed)),
+    ))
 }
 
 /// The table provider of one lake table: a clustered table (declared range partitions
@@ -204,12 +205,12 @@ pub fn lake_store(root: &Path) -> Result<Arc<dyn object_store::ObjectStore>, Det
 /// day-partitioned listing table, or an empty table of the same columns when no source
 /// has filled it yet.
 fn table_provider(
-    root: &Path,
+    source: &store::Source,
     table: &midgame_schema::Table,
     clustered: Option<&Vec<String>>,
     range: bool,
 ) -> Result<Arc<dyn datafusion::datasource::TableProvider>, DetectError> {
-    let dir = Layout::new(root).table_dir(table.name);
+    let dir = Layout::new(&source.records).table_dir(table.name);
     if !dir.is_dir() {
         // No source has filled this table yet: an empty table of the same columns,
         // so every detection still plans and finds nothing here.
@@ -234,7 +235,7 @@ fn table_provider(
             .map(|c| col(*c).sort(true, false))
             .collect(),
     ];
-    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let url = ListingTableUrl::parse(format!("{}/{}/", source.base, table.name))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_file_sort_order(sorted);
@@ -282,31 +283,25 @@ pub async fn register_lake_with(
     lake: &Path,
     range: bool,
 ) -> Result<(), DetectError> {
-    let root = std::path::absolute(lake).map_err(|e| DetectError::NotALake {
-        path: lake.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let layout = Layout::new(&root);
+    // A folder, or a lake on S3 whose records are mirrored here.
+    let source = store::Source::open(lake)?;
+    let layout = Layout::new(&source.records);
     // The tables read only the committed data files, each block checked (store.rs).
-    let committed = midgame_lake::Lake::inspect(&root).committed()?;
+    let committed = midgame_lake::Lake::inspect(&source.records).committed()?;
     let committed_clusters = committed.clustered.clone();
-    let store = store::LakeStore::new(&root, committed)?;
-    ctx.runtime_env().register_object_store(
-        &url::Url::parse("file://").expect("a valid URL"),
-        Arc::new(store),
-    );
+    ctx.runtime_env()
+        .register_object_store(&source.store_url, Arc::new(source.lake_store(committed)));
     for table in midgame_schema::Table::ALL {
         ctx.register_table(
             table.name,
-            table_provider(&root, &table, committed_clusters.get(table.name), range)?,
+            table_provider(&source, &table, committed_clusters.get(table.name), range)?,
         )?;
     }
     // The alert lifecycle table `midgame run` keeps, when there is one.
-    let alerts = layout.alert_table();
-    if alerts.is_file() {
+    if layout.alert_table().is_file() {
         ctx.register_parquet(
             "alerts",
-            alerts.display().to_string(),
+            format!("{}/alerts/alerts.parquet", source.base),
             datafusion::prelude::ParquetReadOptions::default(),
         )
         .await?;

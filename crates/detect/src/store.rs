@@ -27,7 +27,7 @@ use object_store::{
 /// The lake's committed files, read with their checksums checked.
 #[derive(Debug)]
 pub(crate) struct LakeStore {
-    inner: LocalFileSystem,
+    inner: Arc<dyn ObjectStore>,
     /// The tables' folders, as store paths.
     tables: Vec<Path>,
     /// Every committed data file (store path) with its record, when it has one.
@@ -44,13 +44,6 @@ impl fmt::Display for LakeStore {
     }
 }
 
-fn store_path(p: &std::path::Path) -> object_store::Result<Path> {
-    Path::from_absolute_path(p).map_err(|e| object_store::Error::Generic {
-        store: "midgame",
-        source: Box::new(e),
-    })
-}
-
 fn error(msg: String) -> object_store::Error {
     object_store::Error::Generic {
         store: "midgame",
@@ -58,27 +51,100 @@ fn error(msg: String) -> object_store::Error {
     }
 }
 
-impl LakeStore {
-    /// The store of the lake at `root` (absolute), committing `files`.
-    pub(crate) fn new(
-        root: &std::path::Path,
-        committed: midgame_lake::integrity::Committed,
-    ) -> object_store::Result<Self> {
-        let tables = midgame_schema::Table::ALL
-            .iter()
-            .map(|t| store_path(&root.join(t.name)))
-            .collect::<object_store::Result<Vec<_>>>()?;
-        let mut files = HashMap::new();
-        for (rel, record) in committed.files {
-            files.insert(store_path(&root.join(rel))?, record);
+/// Where a lake is: its records (a folder: the lake itself, or the local mirror of a
+/// lake on S3) and its data (an object store, the URL it is registered under, and the
+/// lake's root in it).
+pub(crate) struct Source {
+    /// The folder of the lake's records.
+    pub(crate) records: std::path::PathBuf,
+    /// The mirror of an S3 lake opened here; the records are in it.
+    _mirror: Option<midgame_lake::remote_lake::RemoteLake>,
+    /// The store the data files are read from.
+    pub(crate) store: Arc<dyn ObjectStore>,
+    /// The URL the store is registered under (`file://`, `s3://bucket`).
+    pub(crate) store_url: url::Url,
+    /// The lake's root as a URL prefix for its tables (`/srv/lake`, `s3://bucket/lake`).
+    pub(crate) base: String,
+    /// The lake's root as a path in the store.
+    root: Path,
+}
+
+impl Source {
+    /// The lake at `lake`: a folder, `s3://bucket/prefix` (its records are mirrored
+    /// here), or the mirror of an S3 lake that a writer made.
+    pub(crate) fn open(lake: &std::path::Path) -> Result<Self, crate::DetectError> {
+        use midgame_lake::remote_lake;
+        let not_a_lake = |reason: String| crate::DetectError::NotALake {
+            path: lake.display().to_string(),
+            reason,
+        };
+        if remote_lake::is_remote_lake(lake) {
+            let url = lake.to_string_lossy().into_owned();
+            let mirror = remote_lake::RemoteLake::open_read(&url)?;
+            let mut source = Self::s3(mirror.url(), mirror.dir().to_path_buf())?;
+            source._mirror = Some(mirror);
+            return Ok(source);
         }
+        let root = std::path::absolute(lake).map_err(|e| not_a_lake(e.to_string()))?;
+        if !midgame_lake::Layout::new(&root).is_lake() {
+            return Err(not_a_lake(midgame_lake::Layout::not_a_lake_reason()));
+        }
+        if let Some(url) = remote_lake::mirrored_url(&root) {
+            return Self::s3(&url, root);
+        }
+        let store_root = Path::from_absolute_path(&root).map_err(|e| not_a_lake(e.to_string()))?;
         Ok(Self {
-            inner: LocalFileSystem::new(),
-            tables,
-            files: Arc::new(files),
+            base: root.display().to_string(),
+            records: root,
+            _mirror: None,
+            store: Arc::new(LocalFileSystem::new()),
+            store_url: url::Url::parse("file://").expect("a valid URL"),
+            root: store_root,
         })
     }
 
+    fn s3(url: &str, records: std::path::PathBuf) -> Result<Self, crate::DetectError> {
+        let (bucket, prefix) = midgame_lake::remote_lake::parse_lake_url(url)?;
+        Ok(Self {
+            records,
+            _mirror: None,
+            store: midgame_lake::remote_lake::s3_store(&bucket, url)?,
+            store_url: url::Url::parse(&format!("s3://{bucket}")).map_err(|e| {
+                crate::DetectError::NotALake {
+                    path: url.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?,
+            base: url.trim_end_matches('/').to_owned(),
+            root: Path::from(prefix),
+        })
+    }
+
+    /// `rel` (`auth/date=.../x.parquet`) as a path in the store.
+    fn path(&self, rel: &str) -> Path {
+        self.root.parts().chain(Path::from(rel).parts()).collect()
+    }
+
+    /// The store that serves the committed files of the lake, checked.
+    pub(crate) fn lake_store(&self, committed: midgame_lake::integrity::Committed) -> LakeStore {
+        let tables = midgame_schema::Table::ALL
+            .iter()
+            .map(|t| self.path(t.name))
+            .collect();
+        let files = committed
+            .files
+            .into_iter()
+            .map(|(rel, record)| (self.path(&rel), record))
+            .collect();
+        LakeStore {
+            inner: Arc::clone(&self.store),
+            tables,
+            files: Arc::new(files),
+        }
+    }
+}
+
+impl LakeStore {
     fn in_tables(&self, p: &Path) -> bool {
         self.tables.iter().any(|t| p.prefix_matches(t))
     }

@@ -41,6 +41,7 @@ mod manifest;
 mod plan;
 mod pool;
 pub mod remote;
+pub mod remote_lake;
 mod walk;
 pub mod writer;
 

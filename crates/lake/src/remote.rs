@@ -73,23 +73,14 @@ impl RemoteArchive {
             pattern: url.to_owned(),
             reason: e.to_string(),
         })?;
-        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-        // An S3-compatible store on plain HTTP (a local MinIO, moto) is what the
-        // endpoint says it is.
-        if std::env::var("AWS_ENDPOINT_URL")
-            .or_else(|_| std::env::var("AWS_ENDPOINT"))
-            .is_ok_and(|e| e.starts_with("http://"))
-        {
-            builder = builder.with_allow_http(true);
-        }
-        let store = builder.build().map_err(|e| remote_err(url, e))?;
+        let store = crate::remote_lake::s3_store(bucket, url)?;
         let prefix = key
             .split('/')
             .take_while(|c| !c.contains(['*', '?', '[']))
             .collect::<Vec<_>>()
             .join("/");
         Ok(Self {
-            store: Arc::new(store),
+            store,
             bucket: bucket.to_owned(),
             pattern,
             prefix,

@@ -11,14 +11,16 @@ use crate::printer::Printer;
 
 pub(crate) fn run(a: &CompactArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    // A lake on S3 is rewritten in a local mirror and published after.
+    let mut dir = crate::LakeDir::open(&a.lake, false, printer)?;
     anyhow::ensure!(
-        midgame_lake::Layout::new(&a.lake).is_lake(),
+        midgame_lake::Layout::new(dir.path()).is_lake(),
         "{}: not a midgame lake ({})",
         a.lake.display(),
         midgame_lake::Layout::not_a_lake_reason()
     );
     let lake =
-        Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;
+        Lake::open(dir.path()).with_context(|| format!("opening the lake {}", a.lake.display()))?;
     let committed = lake.committed()?;
     let unclustered: Vec<&str> = midgame_schema::Table::ALL
         .iter()
@@ -34,6 +36,8 @@ pub(crate) fn run(a: &CompactArgs, printer: &Printer) -> anyhow::Result<ExitCode
         let done = crate::runtime()?
             .block_on(midgame_detect::cluster(&lake, buckets))
             .with_context(|| format!("clustering the lake {}", a.lake.display()))?;
+        drop(lake);
+        dir.publish(printer)?;
         for c in &done {
             printer.status(&format!(
                 "{}: {} files -> {} buckets by user ({} rows)",
@@ -50,7 +54,11 @@ pub(crate) fn run(a: &CompactArgs, printer: &Printer) -> anyhow::Result<ExitCode
         ));
         return Ok(ExitCode::SUCCESS);
     }
+    // Compaction reads the files whole: on S3 they are downloaded first.
+    dir.fetch_tables()?;
     let done = lake.compact(a.min_files as usize)?;
+    drop(lake);
+    dir.publish(printer)?;
     for c in &done {
         printer.status(&format!(
             "{}/{}: {} files -> {} ({} rows)",

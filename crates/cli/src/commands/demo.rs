@@ -75,7 +75,7 @@ pub(crate) fn run(a: &DemoArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
         &opts,
         &IngestView::new(printer),
     )?;
-    print_summary(&lake, &summary, printer);
+    print_summary(lake.root(), &summary, printer);
     if !summary.failed.is_empty() {
         anyhow::bail!(
             "{} sample files could not be ingested",

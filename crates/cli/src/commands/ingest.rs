@@ -41,10 +41,14 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         limits: cfg.limits()?,
         ..IngestOptions::default()
     };
+    // A lake on S3 is ingested into a local mirror and published after.
+    let mut dir = crate::LakeDir::open(&a.lake, true, printer)?;
     let lake =
-        Lake::open(&a.lake).with_context(|| format!("opening the lake {}", a.lake.display()))?;
+        Lake::open(dir.path()).with_context(|| format!("opening the lake {}", a.lake.display()))?;
     let summary = lake.ingest_paths(&a.paths, &opts, &IngestView::new(printer))?;
-    print_summary(&lake, &summary, printer);
+    drop(lake);
+    print_summary(&a.lake, &summary, printer);
+    dir.publish(printer)?;
     if !summary.failed.is_empty() {
         anyhow::bail!(
             "{} of {} files could not be ingested (see above)",
@@ -56,7 +60,9 @@ pub(crate) fn run(a: &IngestArgs, printer: &Printer) -> anyhow::Result<ExitCode>
         anyhow::bail!(
             "{} records quarantined and --strict is set (see {})",
             summary.quarantined,
-            lake.layout().quarantine_dir().display()
+            midgame_lake::Layout::new(&a.lake)
+                .quarantine_dir()
+                .display()
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -70,7 +76,9 @@ pub(crate) fn raw_mode(a: RawArg) -> RawMode {
     }
 }
 
-pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
+/// The summary of an ingest into the lake the user named `shown` (a folder or a URL).
+pub(crate) fn print_summary(shown: &std::path::Path, s: &IngestSummary, printer: &Printer) {
+    let layout = midgame_lake::Layout::new(shown);
     let secs = s.elapsed.as_secs_f64().max(1e-6);
     let mut seen = String::new();
     if s.grown_files > 0 {
@@ -86,7 +94,7 @@ pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
     printer.status(&format!(
         "ingested {} new files{seen}{failed} into {} in {:.2} s",
         s.new_files,
-        lake.root().display(),
+        shown.display(),
         secs
     ));
     printer.status(&format!(
@@ -104,7 +112,7 @@ pub(crate) fn print_summary(lake: &Lake, s: &IngestSummary, printer: &Printer) {
         ));
     }
     let q = if s.quarantined > 0 {
-        format!(" (see {})", lake.layout().quarantine_dir().display())
+        format!(" (see {})", layout.quarantine_dir().display())
     } else {
         String::new()
     };

@@ -31,6 +31,9 @@ impl Config {
             .lake
             .as_ref()
             .context("the config has no [lake] path = \"...\"")?;
+        if midgame_lake::remote_lake::is_remote_lake(&lake.path) {
+            return Ok(lake.path.clone());
+        }
         Ok(self.base.join(&lake.path))
     }
 
@@ -314,7 +317,9 @@ fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode
         let ArchiveFiles { files, .. } = cfg.archive_files(printer)?;
         return Ok(dry_run(&lake_dir, &files, &options(&cfg)?, started)?);
     }
-    let lake = Lake::open(&lake_dir)
+    // A lake on S3 is worked on in a local mirror and published at the end.
+    let mut dir = crate::LakeDir::open(&lake_dir, true, printer)?;
+    let lake = Lake::open(dir.path())
         .with_context(|| format!("opening the lake {}", lake_dir.display()))?;
     if let Some(prev) = lake.took_over_lock_from() {
         printer.warn(&format!(
@@ -403,12 +408,16 @@ fn run_once(a: &RunArgs, printer: &Printer, started: Instant) -> Result<ExitCode
     // can start.
     let layout = lake.layout().clone();
     drop(lake);
+    // On S3: what was committed is published before the webhook is waited on, and what
+    // delivery changed after (the S3 lock is held until then).
+    dir.publish(printer)?;
     let delivery = deliver_outbox(&cfg, &layout, &state, printer)?;
+    dir.publish(printer)?;
 
     let mut line = SummaryLine::default();
     let degraded = !ingest.failed.is_empty() || delivery.failed > 0;
     line.add("status", if degraded { "degraded" } else { "ok" });
-    line.add("lake", layout.root().display());
+    line.add("lake", lake_dir.display());
     line.add("pulled", pulled);
     line.add("files_new", ingest.new_files);
     line.add("files_grown", ingest.grown_files);
@@ -571,7 +580,11 @@ fn dry_run(
     options: &[IngestOptions],
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
-    let lake = Lake::inspect(lake_dir);
+    // A lake on S3: its records, mirrored here.
+    let mirror = midgame_lake::remote_lake::is_remote_lake(lake_dir)
+        .then(|| midgame_lake::remote_lake::RemoteLake::open_read(&lake_dir.to_string_lossy()))
+        .transpose()?;
+    let lake = Lake::inspect(mirror.as_ref().map_or(lake_dir, |m| m.dir()));
     let index = lake.manifest_index()?;
     let mut out = std::io::stdout().lock();
     let (mut new, mut grown, mut seen, mut bytes, mut held) = (0u64, 0u64, 0u64, 0u64, 0u64);
@@ -633,12 +646,13 @@ fn backfill_once(
     anyhow::ensure!(a.from < a.to, "--from must be before --to");
     let cfg = Config::load_required(a.config.as_deref())?;
     let lake_dir = cfg.lake_path()?;
+    let mut dir = crate::LakeDir::open(&lake_dir, false, printer)?;
     anyhow::ensure!(
-        Layout::new(&lake_dir).is_lake(),
+        Layout::new(dir.path()).is_lake(),
         "{}: not a midgame lake; run `midgame run` first",
         lake_dir.display()
     );
-    let lake = Lake::open(&lake_dir)
+    let lake = Lake::open(dir.path())
         .with_context(|| format!("opening the lake {}", lake_dir.display()))?;
     let mut state = AlertTable::load(lake.layout())?;
     state.recover_outbox(&lake)?;
@@ -656,7 +670,11 @@ fn backfill_once(
     print_changes(&diff)?;
     let layout = lake.layout().clone();
     drop(lake);
+    // On S3: what was committed is published before the webhook is waited on, and what
+    // delivery changed after (the S3 lock is held until then).
+    dir.publish(printer)?;
     let delivery = deliver_outbox(&cfg, &layout, &state, printer)?;
+    dir.publish(printer)?;
     let mut line = SummaryLine::default();
     line.add(
         "status",
@@ -666,7 +684,7 @@ fn backfill_once(
             "ok"
         },
     );
-    line.add("lake", layout.root().display());
+    line.add("lake", lake_dir.display());
     line.add("window_from", midgame_detect::time::rfc3339(a.from));
     line.add("window_to", midgame_detect::time::rfc3339(a.to));
     summary_alerts(&mut line, &diff, true);

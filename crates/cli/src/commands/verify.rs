@@ -13,6 +13,11 @@ use crate::printer::Printer;
 
 pub(crate) fn run(a: &VerifyArgs, printer: &Printer) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
+        !midgame_lake::remote_lake::is_remote_lake(&a.lake),
+        "{}: verify reads every data file and is not supported on a lake on S3; copy it (aws s3 sync) and verify the copy",
+        a.lake.display()
+    );
+    anyhow::ensure!(
         midgame_lake::Layout::new(&a.lake).is_lake(),
         "{}: not a midgame lake ({})",
         a.lake.display(),

@@ -1,0 +1,845 @@
+//! A lake on S3-compatible object storage: `--lake s3://bucket/prefix`.
+//!
+//! S3 has no rename and no file lock. A command on an S3 lake works on a local *mirror*
+//! of it and publishes what it changed in commit order:
+//!
+//! 1. **The one-writer lock.** `PREFIX/_lock` is created only if absent (a conditional
+//!    PUT, `If-None-Match: *`) and holds the holder's id. The holder rewrites it every
+//!    quarter of the stale time as a heartbeat (`If-Match` on its ETag). A lock not
+//!    rewritten for the stale time (2 minutes, `MIDGAME_LOCK_STALE_SECS`) is taken over
+//!    by a conditional PUT on the ETag seen, so two runs cannot both take it.
+//! 2. **The mirror.** The records (`_manifest/**`) and the alert folder are downloaded.
+//!    Every other object becomes an empty placeholder of the same name, so the lake's
+//!    code sees what is there without reading it. `_remote.json` in the mirror names the
+//!    lake, and queries over the mirror read the data from the store (midgame-detect).
+//! 3. **Orphans.** A writer moves data objects that no record commits (a run killed
+//!    between its data and its record) to `_orphans/`, as [`crate::Lake::open`] does on
+//!    disk.
+//! 4. The command runs on the mirror as on any lake.
+//! 5. **Push.** New and changed objects are uploaded (a file the command renamed is
+//!    copied on the store instead), then new records are created with a conditional PUT:
+//!    that is the commit. Last, the objects the command removed are deleted.
+//!
+//! A run killed at any point leaves what it uploaded without a record: readers never
+//! see it (they read only what records commit) and the next writer sweeps it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
+};
+
+use crate::{LakeError, io_err};
+
+/// The file in a mirror that names the lake it stands for.
+pub const MARKER: &str = "_remote.json";
+/// The object every S3 lake has, so an empty lake is still a lake.
+const LAKE_MARK: &str = "_manifest/.lake";
+const LOCK: &str = "_lock";
+/// Objects downloaded into the mirror (the rest are placeholders).
+const DOWNLOADED: [&str; 2] = ["_manifest/", "alerts/"];
+/// Files of the mirror that are never published.
+const LOCAL_ONLY: [&str; 3] = [MARKER, "_lock", "alerts/.delivery.lock"];
+/// Uploads, copies and downloads in flight at once.
+const CONCURRENCY: usize = 8;
+/// Larger files are uploaded in parts.
+const PART_BYTES: usize = 16 << 20;
+
+/// Whether `lake` names a lake on object storage (`s3://...`).
+#[must_use]
+pub fn is_remote_lake(lake: &Path) -> bool {
+    lake.to_str().is_some_and(|s| s.starts_with("s3://"))
+}
+
+/// The URL of the lake `dir` mirrors, when it is a mirror.
+#[must_use]
+pub fn mirrored_url(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("url")?.as_str().map(str::to_owned)
+}
+
+fn remote_err(url: &str, e: impl std::fmt::Display) -> LakeError {
+    LakeError::Remote {
+        url: url.to_owned(),
+        reason: e.to_string().replace('\n', " "),
+    }
+}
+
+/// `(bucket, prefix)` of `s3://bucket/prefix` (the prefix without slashes at its ends;
+/// empty for a lake at the bucket's root).
+///
+/// # Errors
+/// The URL is not `s3://bucket[/prefix]`.
+pub fn parse_lake_url(url: &str) -> Result<(String, String), LakeError> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| remote_err(url, "not an s3://bucket/prefix URL"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(remote_err(url, "no bucket in the URL (s3://bucket/prefix)"));
+    }
+    Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+}
+
+/// An S3 client for `bucket` with the usual AWS environment (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL` for
+/// S3-compatible stores; instance and container credentials). `url` names it in errors.
+///
+/// # Errors
+/// The client cannot be built (a malformed endpoint, say).
+pub fn s3_store(bucket: &str, url: &str) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // An S3-compatible store on plain HTTP (a local MinIO, moto) is what the endpoint
+    // says it is.
+    if std::env::var("AWS_ENDPOINT_URL")
+        .or_else(|_| std::env::var("AWS_ENDPOINT"))
+        .is_ok_and(|e| e.starts_with("http://"))
+    {
+        builder = builder.with_allow_http(true);
+    }
+    Ok(Arc::new(builder.build().map_err(|e| remote_err(url, e))?))
+}
+
+/// How long a lock goes without a heartbeat before another run may take it.
+fn stale_after() -> Duration {
+    std::env::var("MIDGAME_LOCK_STALE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map_or(Duration::from_secs(120), Duration::from_secs_f64)
+}
+
+/// What the mirror saw of a file when it was last in step with the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    len: u64,
+    mtime_ns: i64,
+    ino: u64,
+    placeholder: bool,
+}
+
+fn seen(meta: &std::fs::Metadata, placeholder: bool) -> Seen {
+    Seen {
+        len: meta.len(),
+        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        ino: meta.ino(),
+        placeholder,
+    }
+}
+
+/// What one push did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    /// Objects uploaded (data, quarantine, alerts).
+    pub uploaded: usize,
+    /// Objects copied on the store (files the command moved).
+    pub copied: usize,
+    /// Records created: the commits.
+    pub records: usize,
+    /// Objects deleted.
+    pub deleted: usize,
+    /// Bytes uploaded.
+    pub bytes: u64,
+}
+
+/// A lake on S3 and its local mirror (see the module's steps).
+pub struct RemoteLake {
+    url: String,
+    prefix: String,
+    store: Arc<dyn ObjectStore>,
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
+    mirror: tempfile::TempDir,
+    snapshot: BTreeMap<String, Seen>,
+    lock: Option<RemoteLock>,
+}
+
+impl std::fmt::Debug for RemoteLake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteLake")
+            .field("url", &self.url)
+            .field("mirror", &self.mirror.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Run `fut` on `rt` from a thread of its own, so it works inside another runtime too.
+fn block_on<F>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| rt.block_on(fut))
+            .join()
+            .expect("a store call never panics")
+    })
+}
+
+impl RemoteLake {
+    /// The lake at `url`, its records mirrored, for reading: no lock is taken.
+    ///
+    /// # Errors
+    /// The store cannot be listed or read (credentials, a missing bucket, the network),
+    /// or nothing at `url` is a lake.
+    pub fn open_read(url: &str) -> Result<Self, LakeError> {
+        let mut lake = Self::connect(url)?;
+        lake.pull(false)?;
+        if !lake.snapshot.keys().any(|k| k.starts_with("_manifest/")) {
+            return Err(remote_err(
+                url,
+                "not a midgame lake (no _manifest/ objects); create it with `midgame ingest --lake URL ...`",
+            ));
+        }
+        Ok(lake)
+    }
+
+    /// The lake at `url` (created when `create` is set and nothing is there yet) for
+    /// writing: the lock taken, the records mirrored, orphans moved aside.
+    ///
+    /// # Errors
+    /// Another run holds the lock ([`LakeError::Locked`]), the store fails, or `create`
+    /// is not set and nothing at `url` is a lake.
+    pub fn open_write(url: &str, create: bool) -> Result<Self, LakeError> {
+        let mut lake = Self::connect(url)?;
+        let rt = Arc::clone(lake.runtime.as_ref().expect("a live runtime"));
+        lake.lock = Some(RemoteLock::acquire(
+            rt,
+            Arc::clone(&lake.store),
+            lake.key(LOCK),
+            format!("{}/{LOCK}", lake.url),
+        )?);
+        lake.pull(false)?;
+        if !lake.snapshot.keys().any(|k| k.starts_with("_manifest/")) {
+            if !create {
+                return Err(remote_err(
+                    url,
+                    "not a midgame lake (no _manifest/ objects); create it with `midgame ingest --lake URL ...`",
+                ));
+            }
+            let mark = lake.mirror.path().join(LAKE_MARK);
+            fs_err::create_dir_all(mark.parent().expect("has a parent")).map_err(io_err(&mark))?;
+            fs_err::write(&mark, b"a midgame lake\n").map_err(io_err(&mark))?;
+        }
+        lake.sweep()?;
+        Ok(lake)
+    }
+
+    fn connect(url: &str) -> Result<Self, LakeError> {
+        let url = url.trim_end_matches('/').to_owned();
+        let (bucket, prefix) = parse_lake_url(&url)?;
+        let store = s3_store(&bucket, &url)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| remote_err(&url, e))?;
+        let mirror = tempfile::Builder::new()
+            .prefix("midgame-s3-")
+            .tempdir()
+            .map_err(|e| remote_err(&url, format!("creating a local mirror: {e}")))?;
+        let marker = mirror.path().join(MARKER);
+        let text = serde_json::json!({ "url": url }).to_string();
+        fs_err::write(&marker, text).map_err(io_err(&marker))?;
+        Ok(Self {
+            url,
+            prefix,
+            store,
+            runtime: Some(Arc::new(runtime)),
+            mirror,
+            snapshot: BTreeMap::new(),
+            lock: None,
+        })
+    }
+
+    /// The lake's URL (`s3://bucket/prefix`).
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The mirror: give it to [`crate::Lake::open`] and to query sessions.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        self.mirror.path()
+    }
+
+    /// The previous holder of the lock, when this run took it over from a stale one.
+    #[must_use]
+    pub fn took_over_lock_from(&self) -> Option<&str> {
+        self.lock.as_ref().and_then(|l| l.took_over.as_deref())
+    }
+
+    fn key(&self, rel: &str) -> ObjectPath {
+        if self.prefix.is_empty() {
+            ObjectPath::from(rel)
+        } else {
+            ObjectPath::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    fn object_url(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.url)
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("a live runtime")
+    }
+
+    /// List the lake, download what [`DOWNLOADED`] names (and the tables' files when
+    /// `tables` is set) and leave a placeholder for the rest.
+    fn pull(&mut self, tables: bool) -> Result<(), LakeError> {
+        let root = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let metas: Vec<object_store::ObjectMeta> = block_on(
+            self.rt(),
+            self.store.list(root.as_ref()).try_collect::<Vec<_>>(),
+        )
+        .map_err(|e| remote_err(&self.url, e))?;
+        let mut fetch = Vec::new();
+        for m in metas {
+            let Some(rel) = m.location.as_ref().strip_prefix(&strip) else {
+                continue;
+            };
+            if rel == LOCK || rel.starts_with("_tmp/") {
+                continue;
+            }
+            let local = self.mirror.path().join(rel);
+            fs_err::create_dir_all(local.parent().expect("under the mirror"))
+                .map_err(io_err(&local))?;
+            if DOWNLOADED.iter().any(|d| rel.starts_with(d)) || (tables && is_table_file(rel)) {
+                fetch.push(rel.to_owned());
+            } else {
+                fs_err::write(&local, b"").map_err(io_err(&local))?;
+                let meta = fs_err::metadata(&local).map_err(io_err(&local))?;
+                self.snapshot.insert(rel.to_owned(), seen(&meta, true));
+            }
+        }
+        self.download(fetch)
+    }
+
+    /// Download the tables' data files in place of their placeholders (to read them
+    /// whole, as compaction does).
+    ///
+    /// # Errors
+    /// An object cannot be read or its file written.
+    pub fn fetch_tables(&mut self) -> Result<(), LakeError> {
+        let want: Vec<String> = self
+            .snapshot
+            .iter()
+            .filter(|(rel, s)| s.placeholder && is_table_file(rel))
+            .map(|(rel, _)| rel.clone())
+            .collect();
+        self.download(want)
+    }
+
+    fn download(&mut self, rels: Vec<String>) -> Result<(), LakeError> {
+        let store = Arc::clone(&self.store);
+        let jobs = rels.into_iter().map(|rel| {
+            let key = self.key(&rel);
+            let local = self.mirror.path().join(&rel);
+            let url = self.object_url(&rel);
+            let store = Arc::clone(&store);
+            async move {
+                let bytes = async { store.get(&key).await?.bytes().await }
+                    .await
+                    .map_err(|e| remote_err(&url, e))?;
+                fs_err::write(&local, &bytes).map_err(io_err(&local))?;
+                let meta = fs_err::metadata(&local).map_err(io_err(&local))?;
+                Ok::<_, LakeError>((rel, seen(&meta, false)))
+            }
+        });
+        let done: Vec<(String, Seen)> = block_on(
+            self.rt(),
+            futures::stream::iter(jobs)
+                .buffer_unordered(CONCURRENCY)
+                .try_collect(),
+        )?;
+        self.snapshot.extend(done);
+        Ok(())
+    }
+
+    /// Move the data and quarantine objects no record commits to `_orphans/`.
+    fn sweep(&mut self) -> Result<(), LakeError> {
+        let lake = crate::Lake::inspect(self.mirror.path());
+        let committed = lake.committed()?;
+        let hashes = lake.committed_hashes()?;
+        let orphans: Vec<String> = self
+            .snapshot
+            .keys()
+            .filter(|rel| {
+                if is_table_file(rel) {
+                    !committed.files.contains_key(*rel)
+                } else if let Some(name) = rel.strip_prefix("_quarantine/") {
+                    !hashes.contains(name.split(['-', '.']).next().unwrap_or_default())
+                } else {
+                    false
+                }
+            })
+            .cloned()
+            .collect();
+        for rel in orphans {
+            let to = format!("_orphans/{rel}");
+            let (from_key, to_key) = (self.key(&rel), self.key(&to));
+            block_on(self.rt(), async {
+                self.store.copy(&from_key, &to_key).await?;
+                self.store.delete(&from_key).await
+            })
+            .map_err(|e| remote_err(&self.object_url(&rel), e))?;
+            tracing::warn!(
+                object = %self.object_url(&rel),
+                moved_to = %self.object_url(&to),
+                "an object no record commits (a run killed before its commit): moved to _orphans"
+            );
+            let (from, dest) = (self.mirror.path().join(&rel), self.mirror.path().join(&to));
+            fs_err::create_dir_all(dest.parent().expect("under the mirror"))
+                .map_err(io_err(&dest))?;
+            fs_err::rename(&from, &dest).map_err(io_err(&dest))?;
+            if let Some(s) = self.snapshot.remove(&rel) {
+                self.snapshot.insert(to, s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file of the mirror that the store should hold, with its metadata.
+    fn walk(&self) -> Result<BTreeMap<String, std::fs::Metadata>, LakeError> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![self.mirror.path().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for p in crate::read_dir_sorted(&dir)? {
+                let rel = p
+                    .strip_prefix(self.mirror.path())
+                    .expect("under the mirror")
+                    .to_string_lossy()
+                    .into_owned();
+                if rel == "_tmp" || LOCAL_ONLY.contains(&rel.as_str()) {
+                    continue;
+                }
+                let meta = fs_err::symlink_metadata(&p).map_err(io_err(&p))?;
+                if meta.is_dir() {
+                    stack.push(p);
+                } else if meta.is_file() {
+                    out.insert(rel, meta);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Publish what the command changed in the mirror (see the module's step 5).
+    ///
+    /// # Errors
+    /// The lock was lost to another run, or the store refused a write: what was
+    /// published before stays invisible until its record is, and the next writer
+    /// sweeps it.
+    pub fn push(&mut self) -> Result<Pushed, LakeError> {
+        if let Some(holder) = self.lock.as_ref().and_then(RemoteLock::lost) {
+            return Err(remote_err(
+                &format!("{}/{LOCK}", self.url),
+                format!(
+                    "the lake's lock was lost to another run ({holder}) before this one published: nothing was published"
+                ),
+            ));
+        }
+        let now = self.walk()?;
+        let gone: Vec<String> = self
+            .snapshot
+            .keys()
+            .filter(|rel| !now.contains_key(*rel))
+            .cloned()
+            .collect();
+        // A rename keeps a file's inode, length and time; a new file on a recycled inode
+        // does not keep the other two.
+        let moved_from: HashMap<(u64, u64, i64), &String> = gone
+            .iter()
+            .map(|rel| {
+                let s = &self.snapshot[rel];
+                ((s.ino, s.len, s.mtime_ns), rel)
+            })
+            .collect();
+        let mut data = Vec::new();
+        let mut records = Vec::new();
+        for (rel, meta) in &now {
+            let before = self.snapshot.get(rel);
+            let after = seen(meta, before.is_some_and(|s| s.placeholder));
+            if before == Some(&after) {
+                continue;
+            }
+            let op = match moved_from.get(&(after.ino, after.len, after.mtime_ns)) {
+                Some(from) if before.is_none() => Op::Copy((*from).clone()),
+                _ => Op::Upload {
+                    create: before.is_none(),
+                },
+            };
+            if rel.starts_with("_manifest/") {
+                records.push((rel.clone(), op));
+            } else {
+                data.push((rel.clone(), op));
+            }
+        }
+        let mut pushed = Pushed::default();
+        // Data first, in parallel; records one by one, after every data object is in.
+        let results: Vec<u64> = block_on(
+            self.rt(),
+            futures::stream::iter(data.iter().map(|(rel, op)| self.apply(rel, op, false)))
+                .buffer_unordered(CONCURRENCY)
+                .try_collect(),
+        )?;
+        for ((_, op), bytes) in data.iter().zip(&results) {
+            match op {
+                Op::Copy(_) => pushed.copied += 1,
+                Op::Upload { .. } => pushed.uploaded += 1,
+            }
+            pushed.bytes += bytes;
+        }
+        for (rel, op) in &records {
+            pushed.bytes += block_on(self.rt(), self.apply(rel, op, true))?;
+            pushed.records += 1;
+            crate::crashpoint("record created on the store");
+        }
+        // Removed records first (a forgotten entry), then what no record names any more.
+        let (gone_records, gone_data): (Vec<_>, Vec<_>) =
+            gone.iter().partition(|r| r.starts_with("_manifest/"));
+        for rel in gone_records.into_iter().chain(gone_data) {
+            let key = self.key(rel);
+            match block_on(self.rt(), self.store.delete(&key)) {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(remote_err(&self.object_url(rel), e)),
+            }
+            pushed.deleted += 1;
+            crate::crashpoint("deleted from the store");
+        }
+        // In step with the store again.
+        self.snapshot = now
+            .iter()
+            .map(|(rel, meta)| {
+                let placeholder = self.snapshot.get(rel).is_some_and(|s| s.placeholder);
+                (rel.clone(), seen(meta, placeholder))
+            })
+            .collect();
+        Ok(pushed)
+    }
+
+    /// Upload or copy one object; the bytes uploaded.
+    async fn apply(&self, rel: &str, op: &Op, record: bool) -> Result<u64, LakeError> {
+        let url = self.object_url(rel);
+        let key = self.key(rel);
+        match op {
+            Op::Copy(from) => {
+                self.store
+                    .copy(&self.key(from), &key)
+                    .await
+                    .map_err(|e| remote_err(&url, e))?;
+                crate::crashpoint("copied on the store");
+                Ok(0)
+            }
+            Op::Upload { create } => {
+                let local = self.mirror.path().join(rel);
+                let len = fs_err::metadata(&local).map_err(io_err(&local))?.len();
+                if len as usize > PART_BYTES && !record {
+                    self.upload_parts(&local, &key, &url).await?;
+                } else {
+                    let bytes = fs_err::read(&local).map_err(io_err(&local))?;
+                    let mode = if record && *create {
+                        PutMode::Create
+                    } else {
+                        PutMode::Overwrite
+                    };
+                    let opts = PutOptions {
+                        mode,
+                        ..PutOptions::default()
+                    };
+                    match self
+                        .store
+                        .put_opts(&key, PutPayload::from(bytes), opts)
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(object_store::Error::AlreadyExists { .. }) => {
+                            return Err(remote_err(
+                                &url,
+                                "another writer committed this record first: the lake changed under this run's lock; nothing of it is committed",
+                            ));
+                        }
+                        Err(e) => return Err(remote_err(&url, e)),
+                    }
+                }
+                if !record {
+                    crate::crashpoint("uploaded to the store");
+                }
+                Ok(len)
+            }
+        }
+    }
+
+    async fn upload_parts(
+        &self,
+        local: &Path,
+        key: &ObjectPath,
+        url: &str,
+    ) -> Result<(), LakeError> {
+        use std::io::Read;
+        let upload = self
+            .store
+            .put_multipart(key)
+            .await
+            .map_err(|e| remote_err(url, e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut file = fs_err::File::open(local).map_err(io_err(local))?;
+        let mut buf = vec![0u8; PART_BYTES];
+        loop {
+            let n = file.read(&mut buf).map_err(io_err(local))?;
+            if n == 0 {
+                break;
+            }
+            writer
+                .wait_for_capacity(4)
+                .await
+                .map_err(|e| remote_err(url, e))?;
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await.map_err(|e| remote_err(url, e))?;
+        Ok(())
+    }
+}
+
+impl Drop for RemoteLake {
+    fn drop(&mut self) {
+        drop(self.lock.take());
+        if let Some(rt) = self.runtime.take().and_then(|rt| Arc::try_unwrap(rt).ok()) {
+            // Safe inside another runtime too.
+            rt.shutdown_background();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Copy the object the command renamed to this name.
+    Copy(String),
+    /// Upload the file; `create` when the store has no object of its name yet.
+    Upload { create: bool },
+}
+
+/// `<table>/...` for one of the lake's tables.
+fn is_table_file(rel: &str) -> bool {
+    midgame_schema::Table::ALL
+        .iter()
+        .any(|t| rel.strip_prefix(t.name).is_some_and(|r| r.starts_with('/')))
+}
+
+/// The held lock: a heartbeat thread rewrites it; dropping it stops the heartbeat and
+/// deletes the lock.
+struct RemoteLock {
+    rt: Arc<tokio::runtime::Runtime>,
+    store: Arc<dyn ObjectStore>,
+    key: ObjectPath,
+    version: Arc<Mutex<UpdateVersion>>,
+    /// Set by the heartbeat when another run took the lock.
+    lost: Arc<Mutex<Option<String>>>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    beat: Option<std::thread::JoinHandle<()>>,
+    took_over: Option<String>,
+}
+
+impl RemoteLock {
+    fn acquire(
+        rt: Arc<tokio::runtime::Runtime>,
+        store: Arc<dyn ObjectStore>,
+        key: ObjectPath,
+        url: String,
+    ) -> Result<Self, LakeError> {
+        let me = format!(
+            "pid={} host={} started={}\n",
+            std::process::id(),
+            crate::lock::hostname(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        let stale = stale_after();
+        let put = |mode: PutMode| {
+            let opts = PutOptions {
+                mode,
+                ..PutOptions::default()
+            };
+            block_on(
+                &rt,
+                store.put_opts(&key, PutPayload::from(me.clone().into_bytes()), opts),
+            )
+        };
+        let locked = |holder: String| LakeError::Locked {
+            path: PathBuf::from(&url),
+            holder,
+        };
+        let mut took_over = None;
+        let mut result = put(PutMode::Create);
+        for _ in 0..3 {
+            if !matches!(result, Err(object_store::Error::AlreadyExists { .. })) {
+                break;
+            }
+            let held = block_on(&rt, async {
+                let got = store.get(&key).await?;
+                let meta = got.meta.clone();
+                Ok::<_, object_store::Error>((meta, got.bytes().await?))
+            });
+            let (meta, bytes) = match held {
+                // Released between the two calls: try again.
+                Err(object_store::Error::NotFound { .. }) => {
+                    result = put(PutMode::Create);
+                    continue;
+                }
+                Err(e) => return Err(remote_err(&url, e)),
+                Ok(h) => h,
+            };
+            let holder = String::from_utf8_lossy(&bytes).trim().to_owned();
+            let age = (chrono::Utc::now() - meta.last_modified)
+                .to_std()
+                .unwrap_or_default();
+            if age < stale {
+                return Err(locked(format!(
+                    "{holder}, last heartbeat {}s ago",
+                    age.as_secs()
+                )));
+            }
+            result = put(PutMode::Update(UpdateVersion {
+                e_tag: meta.e_tag,
+                version: meta.version,
+            }));
+            match &result {
+                Ok(_) => {
+                    tracing::warn!(previous = %holder, "took over the lake lock of a run that stopped its heartbeat");
+                    took_over = Some(holder);
+                }
+                Err(object_store::Error::Precondition { .. }) => {
+                    return Err(locked(
+                        "another run took over the stale lock first".to_owned(),
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        let version: UpdateVersion = result.map_err(|e| remote_err(&url, e))?.into();
+        let version = Arc::new(Mutex::new(version));
+        let lost = Arc::new(Mutex::new(None));
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let beat = {
+            let (rt, store, key) = (Arc::clone(&rt), Arc::clone(&store), key.clone());
+            let (version, lost, stop) =
+                (Arc::clone(&version), Arc::clone(&lost), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("midgame-lock-heartbeat".to_owned())
+                .spawn(move || {
+                    let (flag, wake) = &*stop;
+                    let mut stopped = flag.lock().expect("not poisoned");
+                    loop {
+                        stopped = wake
+                            .wait_timeout(stopped, stale / 4)
+                            .expect("not poisoned")
+                            .0;
+                        if *stopped {
+                            return;
+                        }
+                        let current = version.lock().expect("not poisoned").clone();
+                        let opts = PutOptions {
+                            mode: PutMode::Update(current),
+                            ..PutOptions::default()
+                        };
+                        let payload = PutPayload::from(me.clone().into_bytes());
+                        match rt.block_on(store.put_opts(&key, payload, opts)) {
+                            Ok(r) => *version.lock().expect("not poisoned") = r.into(),
+                            Err(object_store::Error::Precondition { .. }) => {
+                                let holder = rt
+                                    .block_on(async { store.get(&key).await?.bytes().await })
+                                    .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+                                    .unwrap_or_else(|_| "unknown".to_owned());
+                                tracing::error!(%holder, "lost the lake's lock to another run");
+                                *lost.lock().expect("not poisoned") = Some(holder);
+                                return;
+                            }
+                            // A network blip: the next beat tries again.
+                            Err(e) => tracing::warn!(error = %e, "lake lock heartbeat failed"),
+                        }
+                    }
+                })
+                .map_err(|e| remote_err(&url, e))?
+        };
+        Ok(Self {
+            rt,
+            store,
+            key,
+            version,
+            lost,
+            stop,
+            beat: Some(beat),
+            took_over,
+        })
+    }
+
+    fn lost(&self) -> Option<String> {
+        self.lost.lock().expect("not poisoned").clone()
+    }
+}
+
+impl Drop for RemoteLock {
+    fn drop(&mut self) {
+        let (flag, wake) = &*self.stop;
+        *flag.lock().expect("not poisoned") = true;
+        wake.notify_all();
+        if let Some(beat) = self.beat.take() {
+            let _ = beat.join();
+        }
+        if self.lost().is_some() {
+            return;
+        }
+        // Delete it only while it is still ours.
+        let ours = self.version.lock().expect("not poisoned").e_tag.clone();
+        let (store, key) = (Arc::clone(&self.store), self.key.clone());
+        let _ = block_on(&self.rt, async move {
+            if store.head(&key).await?.e_tag == ours {
+                store.delete(&key).await?;
+            }
+            Ok::<_, object_store::Error>(())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lake_urls() {
+        assert_eq!(
+            parse_lake_url("s3://bkt/sec/lake/").unwrap(),
+            ("bkt".to_owned(), "sec/lake".to_owned())
+        );
+        assert_eq!(
+            parse_lake_url("s3://bkt").unwrap(),
+            ("bkt".to_owned(), String::new())
+        );
+        assert!(parse_lake_url("s3:///x").is_err());
+        assert!(parse_lake_url("/srv/lake").is_err());
+        assert!(is_remote_lake(Path::new("s3://bkt/lake")));
+        assert!(!is_remote_lake(Path::new("/srv/lake")));
+    }
+
+    #[test]
+    fn table_files_are_told_apart() {
+        assert!(is_table_file("auth/date=2022-08-04/x.parquet"));
+        assert!(is_table_file("admin/bucket=001/x.parquet"));
+        assert!(!is_table_file("authx/y"));
+        assert!(!is_table_file("_manifest/a.json"));
+        assert!(!is_table_file("alerts/alerts.parquet"));
+    }
+}
