@@ -80,15 +80,20 @@ impl Lake {
             .iter()
             .filter_map(|f| f.file_name().and_then(|n| n.to_str()).map(str::to_owned))
             .collect();
-        let id = format!(
-            "c{:031x}",
-            xxhash_rust::xxh3::xxh3_128(format!("{table}\0{}", names.join("\0")).as_bytes()) >> 4
-        );
         let partition = part
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
+        // The partition is part of the id: the buckets of a clustered table hold files
+        // of the same names (one ingest writes `<hash>-0000.parquet` into each), and two
+        // compactions of one id would share one record, the second replacing the first.
+        let id = format!(
+            "c{:031x}",
+            xxhash_rust::xxh3::xxh3_128(
+                format!("{table}\0{partition}\0{}", names.join("\0")).as_bytes()
+            ) >> 4
+        );
         let mut batches = Vec::new();
         for f in files {
             let file = fs_err::File::open(f).map_err(io_err(f))?;
