@@ -8,70 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{bin, repo, stderr};
-
-/// A moto S3 server on an ephemeral loopback port, stopped when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto() -> Option<Moto> {
-    let found = Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("MIDGAME_REQUIRE_S3").as_deref() != Ok("1"),
-            "moto is not installed (pip install 'moto[server]') and MIDGAME_REQUIRE_S3=1"
-        );
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let m = Moto { child, url };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(m);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("moto did not start on {}", m.url);
-}
-
-fn put(url: &str, body: &[u8]) {
-    let resp = ureq::put(url).send(body).unwrap();
-    assert!(resp.status().is_success(), "PUT {url}: {}", resp.status());
-}
+use common::{Moto, bin, moto, put, repo, stderr};
 
 fn run_with(s3: &Moto, cfg: &Path) -> (bool, String, String) {
     let o = bin()
@@ -173,4 +112,275 @@ fn a_scheduled_run_reads_its_archives_from_s3() {
         err.contains("s3://no-such-bucket/okta") && err.contains("NoSuchBucket"),
         "{err}"
     );
+}
+
+/// `midgame` with the AWS environment of `s3` and `args`.
+fn on_s3(s3: &Moto, args: &[&str]) -> std::process::Output {
+    common::aws(&mut bin(), s3).args(args).output().unwrap()
+}
+
+fn ok_on_s3(s3: &Moto, args: &[&str]) -> (String, String) {
+    let o = on_s3(s3, args);
+    assert!(
+        o.status.success(),
+        "midgame {args:?}: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    (String::from_utf8_lossy(&o.stdout).into_owned(), stderr(&o))
+}
+
+/// The same command over the lake on S3 and the one on disk: the same output.
+fn same_on_both(s3: &Moto, url: &str, local: &Path, args: &[&str]) -> String {
+    let with = |lake: &str| {
+        let mut a = vec![args[0], "--lake", lake];
+        a.extend(&args[1..]);
+        ok_on_s3(s3, &a).0
+    };
+    let remote = with(url);
+    assert_eq!(
+        remote,
+        with(local.to_str().unwrap()),
+        "midgame {args:?} differs between the lake on S3 and the one on disk"
+    );
+    remote
+}
+
+#[test]
+fn a_lake_on_s3_answers_as_the_same_lake_on_disk() {
+    let Some(s3) = moto() else {
+        return;
+    };
+    put(&format!("{}/lakes", s3.url), b"");
+    let url = "s3://lakes/security/lake";
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("lake");
+    let logs = repo().join("sample-logs");
+    let cfg = logs.join("midgame.toml");
+    let (cfg, logs) = (cfg.to_str().unwrap(), logs.to_str().unwrap());
+    let (_, err) = ok_on_s3(&s3, &["ingest", "--lake", url, logs]);
+    assert!(
+        err.contains("ingested 42 new files into s3://lakes/security/lake")
+            && err.contains("published to s3://lakes/security/lake: 43 records"),
+        "{err}"
+    );
+    ok_on_s3(&s3, &["ingest", "--lake", local.to_str().unwrap(), logs]);
+    let keys = common::s3_keys(&s3, "lakes", "security/lake/");
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("security/lake/auth/date="))
+            && !keys
+                .iter()
+                .any(|k| k.contains("/_tmp/") || k.ends_with("_lock")),
+        "{keys:?}"
+    );
+    let detect = ["detect", "--config", cfg, "--format", "ndjson"];
+    let alerts = same_on_both(&s3, url, &local, &detect);
+    assert!(
+        alerts.contains("impossible_travel") && alerts.lines().count() > 5,
+        "{alerts}"
+    );
+    let count = [
+        "sql",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n, count(DISTINCT user) AS users FROM auth",
+    ];
+    assert_eq!(same_on_both(&s3, url, &local, &count), "n,users\n4706,30\n");
+    // The same files again: nothing new, nothing published.
+    let (_, err) = ok_on_s3(&s3, &["ingest", "--lake", url, logs]);
+    assert!(
+        err.contains("42 already in the lake") && !err.contains("published"),
+        "{err}"
+    );
+    // Clustering by user rewrites every table: the same alerts after it.
+    same_on_both(&s3, url, &local, &["compact"]);
+    assert_eq!(same_on_both(&s3, url, &local, &detect), alerts);
+    assert!(
+        common::s3_keys(&s3, "lakes", "security/lake/auth/")
+            .iter()
+            .all(|k| k.starts_with("security/lake/auth/bucket=")),
+        "the day files are deleted once the clustering is committed"
+    );
+    // A later day: ingested into the buckets, then merged by compaction (which reads
+    // the files whole, downloaded from the store).
+    let more = dir.path().join("more");
+    common::ok(&common::midgame(&[
+        "gen",
+        "--out",
+        more.to_str().unwrap(),
+        "--users",
+        "20",
+        "--days",
+        "2",
+        "--seed",
+        "7",
+    ]));
+    for lake in [url, local.to_str().unwrap()] {
+        ok_on_s3(&s3, &["ingest", "--lake", lake, more.to_str().unwrap()]);
+    }
+    let before = same_on_both(&s3, url, &local, &detect);
+    let (_, err) = ok_on_s3(&s3, &["compact", "--lake", url]);
+    ok_on_s3(&s3, &["compact", "--lake", local.to_str().unwrap()]);
+    assert!(err.contains("published to"), "{err}");
+    assert_eq!(same_on_both(&s3, url, &local, &detect), before);
+    assert!(
+        common::s3_keys(&s3, "lakes", "security/lake/_orphans/").is_empty(),
+        "nothing is left uncommitted by runs that ended"
+    );
+
+    // A scheduled run with `[lake] path` on S3: it detects and keeps its alert table
+    // there.
+    let run_cfg = dir.path().join("run.toml");
+    let mut text = std::fs::read_to_string(cfg).unwrap();
+    text.push_str(&format!(
+        "[lake]\npath = \"{url}\"\n[[archive]]\nsource = \"okta\"\npaths = [\"{logs}/okta/*\"]\n"
+    ));
+    std::fs::write(&run_cfg, text).unwrap();
+    let (out, _) = ok_on_s3(&s3, &["run", "--config", run_cfg.to_str().unwrap()]);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("lake=s3://lakes/security/lake") && last.contains("detected=true"),
+        "{last}"
+    );
+    let (n, _) = ok_on_s3(
+        &s3,
+        &[
+            "sql",
+            "--lake",
+            url,
+            "--format",
+            "csv",
+            "SELECT count(*) > 0 AS kept FROM alerts",
+        ],
+    );
+    assert_eq!(n, "kept\ntrue\n", "{last}");
+}
+
+#[test]
+fn a_killed_ingest_into_s3_leaves_nothing_visible() {
+    let Some(s3) = moto() else {
+        return;
+    };
+    put(&format!("{}/lakes", s3.url), b"");
+    let url = "s3://lakes/killed";
+    let file = std::fs::read_dir(repo().join("sample-logs/okta"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let file = file.to_str().unwrap();
+    let rows = |s3: &Moto| -> Option<String> {
+        let o = on_s3(
+            s3,
+            &[
+                "sql",
+                "--lake",
+                url,
+                "--format",
+                "csv",
+                "SELECT count(*) AS n FROM auth",
+            ],
+        );
+        o.status.success().then(|| stdout_of(&o))
+    };
+    let mut killed = 0;
+    for n in 1.. {
+        let o = common::aws(&mut bin(), &s3)
+            .env("MIDGAME_CRASH_AT", n.to_string())
+            .env("MIDGAME_LOCK_STALE_SECS", "1")
+            .args(["ingest", "--lake", url, file])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            break;
+        }
+        assert!(
+            stderr(&o).contains(&format!("MIDGAME_CRASH_AT={n}")),
+            "{}",
+            stderr(&o)
+        );
+        killed += 1;
+        // Readers see no row of the file until its record is on the store.
+        let seen = rows(&s3);
+        assert!(
+            seen.is_none() || seen.as_deref() == Some("n\n0\n"),
+            "killed at step {n}: {seen:?}"
+        );
+        if n == 1 {
+            // The dead run's lock keeps a writer out until its heartbeat is stale.
+            let o = on_s3(&s3, &["ingest", "--lake", url, file]);
+            let err = stderr(&o);
+            assert!(
+                !o.status.success()
+                    && err.contains("s3://lakes/killed/_lock")
+                    && err.contains("locked by another run (pid="),
+                "{err}"
+            );
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert!(killed >= 5, "only {killed} steps were killed");
+    let n = rows(&s3).unwrap();
+    assert_ne!(n, "n\n0\n");
+    // What a killed run uploaded without its record was moved aside, not read.
+    let keys = common::s3_keys(&s3, "lakes", "killed/");
+    assert!(
+        keys.iter().any(|k| k.starts_with("killed/_orphans/auth/")),
+        "{keys:?}"
+    );
+    assert!(!keys.iter().any(|k| k == "killed/_lock"), "{keys:?}");
+    // Once, in full.
+    let (_, err) = ok_on_s3(&s3, &["ingest", "--lake", url, file]);
+    assert!(err.contains("1 already in the lake"), "{err}");
+    assert_eq!(rows(&s3).unwrap(), n);
+}
+
+fn stdout_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn an_unreachable_or_absent_s3_lake_is_one_line() {
+    let Some(s3) = moto() else {
+        return;
+    };
+    put(&format!("{}/lakes", s3.url), b"");
+    let one_line = |o: &std::process::Output, want: &[&str]| {
+        let err = stderr(o);
+        assert!(!o.status.success(), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        for w in want {
+            assert!(err.contains(w), "{w:?} not in {err}");
+        }
+    };
+    one_line(
+        &on_s3(&s3, &["detect", "--lake", "s3://lakes/nothing-here"]),
+        &["s3://lakes/nothing-here", "not a midgame lake"],
+    );
+    one_line(
+        &on_s3(
+            &s3,
+            &[
+                "ingest",
+                "--lake",
+                "s3://no-such-bucket/lake",
+                repo().join("sample-logs").to_str().unwrap(),
+            ],
+        ),
+        &["s3://no-such-bucket/lake", "NoSuchBucket"],
+    );
+    // Nothing listens on the endpoint: an error naming the lake within the retries.
+    let started = std::time::Instant::now();
+    let o = bin()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .args(["sql", "--lake", "s3://lakes/lake", "SELECT 1"])
+        .output()
+        .unwrap();
+    one_line(&o, &["s3://lakes/lake"]);
+    assert!(started.elapsed() < Duration::from_secs(90));
 }

@@ -126,3 +126,90 @@ pub fn sample_lake(dir: &Path) -> PathBuf {
     assert!(o.status.success(), "{}", stderr(&o));
     lake
 }
+
+/// A moto S3 server on an ephemeral loopback port, stopped when dropped.
+pub struct Moto {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn moto() -> Option<Moto> {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("MIDGAME_REQUIRE_S3").as_deref() != Ok("1"),
+            "moto is not installed (pip install 'moto[server]') and MIDGAME_REQUIRE_S3=1"
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let m = Moto { child, url };
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(m);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("moto did not start on {}", m.url);
+}
+
+pub fn put(url: &str, body: &[u8]) {
+    let resp = ureq::put(url).send(body).unwrap();
+    assert!(resp.status().is_success(), "PUT {url}: {}", resp.status());
+}
+
+/// `c` with the AWS environment of the moto server `s3`.
+pub fn aws<'c>(c: &'c mut Command, s3: &Moto) -> &'c mut Command {
+    c.env("AWS_ENDPOINT_URL", &s3.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+}
+
+/// The keys under `prefix` in `bucket` of the moto server `s3`.
+pub fn s3_keys(s3: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
+    let body = ureq::get(&format!(
+        "{}/{bucket}?list-type=2&prefix={prefix}&max-keys=1000",
+        s3.url
+    ))
+    .call()
+    .unwrap()
+    .into_body()
+    .read_to_string()
+    .unwrap();
+    body.split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split("</Key>").next().map(str::to_owned))
+        .collect()
+}

@@ -96,7 +96,16 @@ pub fn parse_lake_url(url: &str) -> Result<(String, String), LakeError> {
 /// # Errors
 /// The client cannot be built (a malformed endpoint, say).
 pub fn s3_store(bucket: &str, url: &str) -> Result<Arc<dyn ObjectStore>, LakeError> {
-    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // A store that cannot be reached is an error within a minute, not the default three:
+    // a run at 3 a.m. should fail and say so.
+    let retry = object_store::RetryConfig {
+        max_retries: 4,
+        retry_timeout: Duration::from_secs(60),
+        ..object_store::RetryConfig::default()
+    };
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(retry);
     // An S3-compatible store on plain HTTP (a local MinIO, moto) is what the endpoint
     // says it is.
     if std::env::var("AWS_ENDPOINT_URL")
