@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, midgame, ok, sample_lake, stderr};
+use common::{Moto, bin, midgame, ok, sample_lake, stderr};
 
 /// A cluster process, its stderr in a file; killed when dropped (if still running).
 struct Node {
@@ -18,9 +18,14 @@ struct Node {
 }
 
 impl Node {
-    fn start(dir: &Path, name: &str, args: &[&str]) -> Self {
+    /// Start `midgame ARGS`, with the AWS environment of `s3` when given.
+    fn start(dir: &Path, name: &str, args: &[&str], s3: Option<&Moto>) -> Self {
         let log = dir.join(format!("{name}.log"));
-        let child = bin()
+        let mut cmd = bin();
+        if let Some(s3) = s3 {
+            common::aws(&mut cmd, s3);
+        }
+        let child = cmd
             .args(args)
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap())
@@ -113,6 +118,11 @@ struct Cluster {
 }
 
 fn cluster(dir: &Path, executors: usize, executor_timeout: u64) -> Cluster {
+    cluster_with(dir, executors, executor_timeout, None)
+}
+
+/// [`cluster`], every node with the AWS environment of `s3` when given.
+fn cluster_with(dir: &Path, executors: usize, executor_timeout: u64, s3: Option<&Moto>) -> Cluster {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut scheduler = Node::start(
         dir,
@@ -125,6 +135,7 @@ fn cluster(dir: &Path, executors: usize, executor_timeout: u64) -> Cluster {
             "--executor-timeout",
             &executor_timeout.to_string(),
         ],
+        s3,
     );
     scheduler.wait_for("midgame scheduler listening on");
     let executors = (0..executors)
@@ -143,6 +154,7 @@ fn cluster(dir: &Path, executors: usize, executor_timeout: u64) -> Cluster {
                     "--heartbeat",
                     "1",
                 ],
+                s3,
             );
             node.wait_for("Starting poll work loop with scheduler");
             node
@@ -332,4 +344,55 @@ fn a_cluster_that_is_not_there_is_one_clear_error() {
     let o = sql(&lake, Some("http://127.0.0.1:50050"), "SELECT 1");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("df://HOST:PORT"), "{}", stderr(&o));
+}
+
+/// A lake on S3 (moto on loopback): every node reads its records and its data from the
+/// store, and the alerts are those of the same lake on disk.
+#[test]
+fn the_cluster_reads_a_lake_on_s3() {
+    let Some(s3) = common::moto() else {
+        return;
+    };
+    common::put(&format!("{}/lakes", s3.url), b"");
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let url = "s3://lakes/cluster/lake";
+    let on_s3 = |args: &[&str]| ok(&common::aws(&mut bin(), &s3).args(args).output().unwrap());
+    let logs = common::repo().join("sample-logs");
+    on_s3(&["ingest", "-q", "--lake", url, logs.to_str().unwrap()]);
+    let c = cluster_with(dir.path(), 2, 60, Some(&s3));
+    let cfg = config(dir.path());
+    let cfg = cfg.to_str().unwrap();
+    let local = ok(&detect(&lake, None, "ndjson"));
+    assert!(local.contains("impossible_travel"), "{local}");
+    let remote = on_s3(&[
+        "detect",
+        "--lake",
+        url,
+        "--config",
+        cfg,
+        "--format",
+        "ndjson",
+        "--cluster",
+        &c.url,
+    ]);
+    assert_eq!(local, remote);
+    for e in &c.executors {
+        assert!(e.log().contains("Received task"), "{}", e.log());
+    }
+    let query = "SELECT user, count(*) AS n FROM signins GROUP BY user ORDER BY user";
+    let local = ok(&sql(&lake, None, query));
+    let remote = on_s3(&[
+        "sql",
+        "--lake",
+        url,
+        "--config",
+        cfg,
+        "--format",
+        "csv",
+        "--cluster",
+        &c.url,
+        query,
+    ]);
+    assert_eq!(local, remote);
 }
