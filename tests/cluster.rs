@@ -190,17 +190,7 @@ fn compacting_buckets_whose_files_share_names_keeps_each_bucket() {
     let lake = sample(tmp.path(), None);
     compact(&lake, &["--buckets", "2"]);
     let more = tmp.path().join("more");
-    ok(&midgame(&[
-        "gen",
-        "--out",
-        more.to_str().unwrap(),
-        "--users",
-        "20",
-        "--days",
-        "2",
-        "--seed",
-        "7",
-    ]));
+    common::gen_logs(&more);
     sample(tmp.path(), Some(more.to_str().unwrap()));
     let names = |b: &str| {
         let mut n: Vec<String> = std::fs::read_dir(lake.join("auth").join(b))

@@ -205,17 +205,7 @@ fn a_lake_on_s3_answers_as_the_same_lake_on_disk() {
     // A later day: ingested into the buckets, then merged by compaction (which reads
     // the files whole, downloaded from the store).
     let more = dir.path().join("more");
-    common::ok(&common::midgame(&[
-        "gen",
-        "--out",
-        more.to_str().unwrap(),
-        "--users",
-        "20",
-        "--days",
-        "2",
-        "--seed",
-        "7",
-    ]));
+    common::gen_logs(&more);
     for lake in [url, local.to_str().unwrap()] {
         ok_on_s3(&s3, &["ingest", "--lake", lake, more.to_str().unwrap()]);
     }
@@ -270,18 +260,21 @@ fn a_killed_ingest_into_s3_leaves_nothing_visible() {
         .min()
         .unwrap();
     let file = file.to_str().unwrap();
+    // The mirrors go here, to be counted.
+    let tmp = tempfile::tempdir().unwrap();
     let rows = |s3: &Moto| -> Option<String> {
-        let o = on_s3(
-            s3,
-            &[
+        let o = common::aws(&mut bin(), s3)
+            .env("TMPDIR", tmp.path())
+            .args([
                 "sql",
                 "--lake",
                 url,
                 "--format",
                 "csv",
                 "SELECT count(*) AS n FROM auth",
-            ],
-        );
+            ])
+            .output()
+            .unwrap();
         o.status.success().then(|| stdout_of(&o))
     };
     let mut killed = 0;
@@ -289,6 +282,7 @@ fn a_killed_ingest_into_s3_leaves_nothing_visible() {
         let o = common::aws(&mut bin(), &s3)
             .env("MIDGAME_CRASH_AT", n.to_string())
             .env("MIDGAME_LOCK_STALE_SECS", "1")
+            .env("TMPDIR", tmp.path())
             .args(["ingest", "--lake", url, file])
             .output()
             .unwrap();
@@ -301,6 +295,15 @@ fn a_killed_ingest_into_s3_leaves_nothing_visible() {
             stderr(&o)
         );
         killed += 1;
+        // The killed run left its mirror (the next run removes it).
+        assert!(
+            std::fs::read_dir(tmp.path()).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("midgame-s3-")),
+            "killed at step {n}: no mirror in TMPDIR"
+        );
         // Readers see no row of the file until its record is on the store.
         let seen = rows(&s3);
         assert!(
@@ -331,6 +334,9 @@ fn a_killed_ingest_into_s3_leaves_nothing_visible() {
         "{keys:?}"
     );
     assert!(!keys.iter().any(|k| k == "killed/_lock"), "{keys:?}");
+    // The killed runs' mirrors were removed by the runs after them.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
     // Once, in full.
     let (_, err) = ok_on_s3(&s3, &["ingest", "--lake", url, file]);
     assert!(err.contains("1 already in the lake"), "{err}");

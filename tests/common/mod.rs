@@ -213,3 +213,18 @@ pub fn s3_keys(s3: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
         .filter_map(|k| k.split("</Key>").next().map(str::to_owned))
         .collect()
 }
+
+/// Two days of generated logs of 20 users (`midgame gen`, seed 7) in `out`.
+pub fn gen_logs(out: &Path) {
+    ok(&midgame(&[
+        "gen",
+        "--out",
+        out.to_str().unwrap(),
+        "--users",
+        "20",
+        "--days",
+        "2",
+        "--seed",
+        "7",
+    ]));
+}

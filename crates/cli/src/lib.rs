@@ -261,10 +261,11 @@ impl LakeDir {
         Ok(())
     }
 
-    /// Download the tables' data files into the mirror (compaction reads them whole).
-    pub(crate) fn fetch_tables(&mut self) -> anyhow::Result<()> {
+    /// Download into the mirror the data files of the folders with at least
+    /// `min_files` of them: those compaction reads whole.
+    pub(crate) fn fetch_tables(&mut self, min_files: usize) -> anyhow::Result<()> {
         if let Some(remote) = self.remote.as_mut() {
-            remote.fetch_tables()?;
+            remote.fetch_tables(min_files)?;
         }
         Ok(())
     }

@@ -21,7 +21,8 @@
 //!    that is the commit. Last, the objects the command removed are deleted.
 //!
 //! A run killed at any point leaves what it uploaded without a record: readers never
-//! see it (they read only what records commit) and the next writer sweeps it.
+//! see it (they read only what records commit) and the next writer sweeps it. Its mirror
+//! is removed by the next run on the machine (the marker names the process).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -115,6 +116,39 @@ pub fn s3_store(bucket: &str, url: &str) -> Result<Arc<dyn ObjectStore>, LakeErr
         builder = builder.with_allow_http(true);
     }
     Ok(Arc::new(builder.build().map_err(|e| remote_err(url, e))?))
+}
+
+/// The name of every mirror's folder begins so.
+const MIRROR_PREFIX: &str = "midgame-s3-";
+
+/// Remove the mirrors in `dir` of processes that are gone (a run killed before it could
+/// remove its own): they hold nothing the store does not.
+fn sweep_dead_mirrors(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if !e.file_name().to_string_lossy().starts_with(MIRROR_PREFIX) {
+            continue;
+        }
+        let pid = std::fs::read_to_string(path.join(MARKER))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("pid").and_then(serde_json::Value::as_u64));
+        if let Some(pid) = pid
+            && !Path::new("/proc").join(pid.to_string()).exists()
+        {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    tracing::info!(mirror = %path.display(), "removed the mirror of a run that died")
+                }
+                Err(e) => {
+                    tracing::warn!(mirror = %path.display(), error = %e, "could not remove the mirror of a run that died")
+                }
+            }
+        }
+    }
 }
 
 /// How long a lock goes without a heartbeat before another run may take it.
@@ -250,12 +284,13 @@ impl RemoteLake {
             .enable_all()
             .build()
             .map_err(|e| remote_err(&url, e))?;
+        sweep_dead_mirrors(&std::env::temp_dir());
         let mirror = tempfile::Builder::new()
-            .prefix("midgame-s3-")
+            .prefix(MIRROR_PREFIX)
             .tempdir()
             .map_err(|e| remote_err(&url, format!("creating a local mirror: {e}")))?;
         let marker = mirror.path().join(MARKER);
-        let text = serde_json::json!({ "url": url }).to_string();
+        let text = serde_json::json!({ "url": url, "pid": std::process::id() }).to_string();
         fs_err::write(&marker, text).map_err(io_err(&marker))?;
         Ok(Self {
             url,
@@ -338,16 +373,28 @@ impl RemoteLake {
         self.download(fetch)
     }
 
-    /// Download the tables' data files in place of their placeholders (to read them
-    /// whole, as compaction does).
+    /// Download, in place of their placeholders, the data files of every table folder
+    /// (a day or a bucket) that holds at least `min_files` of them: what
+    /// [`crate::Lake::compact`] reads whole.
     ///
     /// # Errors
     /// An object cannot be read or its file written.
-    pub fn fetch_tables(&mut self) -> Result<(), LakeError> {
+    pub fn fetch_tables(&mut self, min_files: usize) -> Result<(), LakeError> {
+        let folder = |rel: &str| rel.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+        let mut per_folder: HashMap<String, usize> = HashMap::new();
+        for rel in self.snapshot.keys() {
+            if is_table_file(rel) && rel.ends_with(".parquet") {
+                *per_folder.entry(folder(rel)).or_default() += 1;
+            }
+        }
         let want: Vec<String> = self
             .snapshot
             .iter()
-            .filter(|(rel, s)| s.placeholder && is_table_file(rel))
+            .filter(|(rel, s)| {
+                s.placeholder
+                    && is_table_file(rel)
+                    && per_folder.get(&folder(rel)).copied().unwrap_or(0) >= min_files.max(2)
+            })
             .map(|(rel, _)| rel.clone())
             .collect();
         self.download(want)

@@ -54,8 +54,9 @@ pub(crate) fn run(a: &CompactArgs, printer: &Printer) -> anyhow::Result<ExitCode
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    // Compaction reads the files whole: on S3 they are downloaded first.
-    dir.fetch_tables()?;
+    // Compaction reads the files of the folders it merges whole: on S3 they are
+    // downloaded first.
+    dir.fetch_tables(a.min_files as usize)?;
     let done = lake.compact(a.min_files as usize)?;
     drop(lake);
     dir.publish(printer)?;
