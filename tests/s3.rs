@@ -352,6 +352,7 @@ fn an_unreachable_or_absent_s3_lake_is_one_line() {
     let Some(s3) = moto() else {
         return;
     };
+    let logs = repo().join("sample-logs").to_string_lossy().into_owned();
     put(&format!("{}/lakes", s3.url), b"");
     let one_line = |o: &std::process::Output, want: &[&str]| {
         let err = stderr(o);
@@ -377,6 +378,19 @@ fn an_unreachable_or_absent_s3_lake_is_one_line() {
         ),
         &["s3://no-such-bucket/lake", "NoSuchBucket"],
     );
+    // Credentials the store refuses (moto checks them after its first request, which
+    // makes the bucket).
+    let strict = common::moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "1")]).unwrap();
+    put(&format!("{}/lakes", strict.url), b"");
+    for args in [
+        ["ingest", "--lake", "s3://lakes/lake", logs.as_str()],
+        ["detect", "--lake", "s3://lakes/lake", "--quiet"],
+    ] {
+        one_line(
+            &on_s3(&strict, &args),
+            &["s3://lakes/lake", "InvalidAccessKeyId"],
+        );
+    }
     // Nothing listens on the endpoint: an error naming the lake within the retries.
     let started = std::time::Instant::now();
     let o = bin()

@@ -142,6 +142,11 @@ impl Drop for Moto {
 }
 
 pub fn moto() -> Option<Moto> {
+    moto_with(&[])
+}
+
+/// [`moto`] with `env` in the server's environment.
+pub fn moto_with(env: &[(&str, &str)]) -> Option<Moto> {
     let found = std::process::Command::new("python3")
         .args(["-c", "import moto.server"])
         .stderr(Stdio::null())
@@ -168,6 +173,7 @@ pub fn moto() -> Option<Moto> {
             "-p",
             &port.to_string(),
         ])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
