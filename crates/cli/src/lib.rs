@@ -246,9 +246,17 @@ impl LakeDir {
         };
         let started = std::time::Instant::now();
         let p = remote.push()?;
-        if p.records + p.uploaded + p.copied + p.deleted > 0 {
+        if p.records + p.uploaded + p.copied + p.deleted + p.deferred > 0 {
+            let later = if p.deferred > 0 {
+                format!(
+                    ", {} replaced (deleted by a writer after the grace time)",
+                    p.deferred
+                )
+            } else {
+                String::new()
+            };
             printer.status(&format!(
-                "published to {}: {} records, {} objects uploaded ({:.1} MB), {} copied, {} deleted in {:.2} s",
+                "published to {}: {} records, {} objects uploaded ({:.1} MB), {} copied, {} deleted{later} in {:.2} s",
                 remote.url(),
                 p.records,
                 p.uploaded,

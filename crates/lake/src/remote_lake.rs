@@ -18,13 +18,17 @@
 //! 4. The command runs on the mirror as on any lake.
 //! 5. **Push.** New and changed objects are uploaded (a file the command renamed is
 //!    copied on the store instead), then new records are created with a conditional PUT:
-//!    that is the commit. Last, the objects the command removed are deleted.
+//!    that is the commit. Last, the objects the command removed are deleted, but for
+//!    the table objects a commit replaced (a compaction's inputs): a reader that listed
+//!    the table before the commit may still read them, so they are named in a list
+//!    `_garbage/<ms>-<pid>.json`, left out of every mirror, and deleted by the first
+//!    writer after the grace time (10 minutes, `MIDGAME_S3_GRACE_SECS`).
 //!
 //! A run killed at any point leaves what it uploaded without a record: readers never
 //! see it (they read only what records commit) and the next writer sweeps it. Its mirror
 //! is removed by the next run on the machine (the marker names the process).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -44,8 +48,10 @@ pub const MARKER: &str = "_remote.json";
 /// The object every S3 lake has, so an empty lake is still a lake.
 const LAKE_MARK: &str = "_manifest/.lake";
 const LOCK: &str = "_lock";
+/// Lists of replaced data objects, deleted once no reader can still be reading them.
+const GARBAGE: &str = "_garbage/";
 /// Objects downloaded into the mirror (the rest are placeholders).
-const DOWNLOADED: [&str; 2] = ["_manifest/", "alerts/"];
+const DOWNLOADED: [&str; 3] = ["_manifest/", "alerts/", GARBAGE];
 /// Files of the mirror that are never published.
 const LOCAL_ONLY: [&str; 3] = [MARKER, "_lock", "alerts/.delivery.lock"];
 /// Uploads, copies and downloads in flight at once.
@@ -151,6 +157,25 @@ fn sweep_dead_mirrors(dir: &Path) {
     }
 }
 
+/// How long a replaced data object stays on the store for readers that listed the
+/// table before the commit that replaced it (`MIDGAME_S3_GRACE_SECS`, 10 minutes).
+fn grace() -> Duration {
+    std::env::var("MIDGAME_S3_GRACE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s >= 0.0)
+        .map_or(Duration::from_secs(600), Duration::from_secs_f64)
+}
+
+/// A garbage list: the data objects one push replaced, and when.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Garbage {
+    /// When the commit that replaced them was published (ms since the epoch).
+    replaced_ms: i64,
+    /// The objects, relative to the lake.
+    objects: Vec<String>,
+}
+
 /// How long a lock goes without a heartbeat before another run may take it.
 fn stale_after() -> Duration {
     std::env::var("MIDGAME_LOCK_STALE_SECS")
@@ -189,6 +214,8 @@ pub struct Pushed {
     pub records: usize,
     /// Objects deleted.
     pub deleted: usize,
+    /// Replaced table objects left for readers, to be deleted after the grace time.
+    pub deferred: usize,
     /// Bytes uploaded.
     pub bytes: u64,
 }
@@ -234,7 +261,7 @@ impl RemoteLake {
     /// or nothing at `url` is a lake.
     pub fn open_read(url: &str) -> Result<Self, LakeError> {
         let mut lake = Self::connect(url)?;
-        lake.pull(false)?;
+        lake.pull()?;
         if !lake.snapshot.keys().any(|k| k.starts_with("_manifest/")) {
             return Err(remote_err(
                 url,
@@ -259,7 +286,7 @@ impl RemoteLake {
             lake.key(LOCK),
             format!("{}/{LOCK}", lake.url),
         )?);
-        lake.pull(false)?;
+        lake.pull()?;
         if !lake.snapshot.keys().any(|k| k.starts_with("_manifest/")) {
             if !create {
                 return Err(remote_err(
@@ -271,6 +298,7 @@ impl RemoteLake {
             fs_err::create_dir_all(mark.parent().expect("has a parent")).map_err(io_err(&mark))?;
             fs_err::write(&mark, b"a midgame lake\n").map_err(io_err(&mark))?;
         }
+        lake.collect_garbage()?;
         lake.sweep()?;
         Ok(lake)
     }
@@ -337,9 +365,10 @@ impl RemoteLake {
         self.runtime.as_ref().expect("a live runtime")
     }
 
-    /// List the lake, download what [`DOWNLOADED`] names (and the tables' files when
-    /// `tables` is set) and leave a placeholder for the rest.
-    fn pull(&mut self, tables: bool) -> Result<(), LakeError> {
+    /// List the lake, download what [`DOWNLOADED`] names and leave a placeholder for the
+    /// rest, but for the replaced objects the garbage lists name: those are not in the
+    /// lake any more.
+    fn pull(&mut self) -> Result<(), LakeError> {
         let root = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
         let strip = if self.prefix.is_empty() {
             String::new()
@@ -351,26 +380,79 @@ impl RemoteLake {
             self.store.list(root.as_ref()).try_collect::<Vec<_>>(),
         )
         .map_err(|e| remote_err(&self.url, e))?;
-        let mut fetch = Vec::new();
-        for m in metas {
-            let Some(rel) = m.location.as_ref().strip_prefix(&strip) else {
-                continue;
-            };
-            if rel == LOCK || rel.starts_with("_tmp/") {
-                continue;
-            }
+        let rels: Vec<String> = metas
+            .iter()
+            .filter_map(|m| m.location.as_ref().strip_prefix(&strip).map(str::to_owned))
+            .filter(|rel| rel != LOCK && !rel.starts_with("_tmp/"))
+            .collect();
+        for rel in &rels {
             let local = self.mirror.path().join(rel);
             fs_err::create_dir_all(local.parent().expect("under the mirror"))
                 .map_err(io_err(&local))?;
-            if DOWNLOADED.iter().any(|d| rel.starts_with(d)) || (tables && is_table_file(rel)) {
-                fetch.push(rel.to_owned());
-            } else {
-                fs_err::write(&local, b"").map_err(io_err(&local))?;
-                let meta = fs_err::metadata(&local).map_err(io_err(&local))?;
-                self.snapshot.insert(rel.to_owned(), seen(&meta, true));
-            }
         }
-        self.download(fetch)
+        let (fetch, rest): (Vec<String>, Vec<String>) = rels
+            .into_iter()
+            .partition(|rel| DOWNLOADED.iter().any(|d| rel.starts_with(d)));
+        self.download(fetch)?;
+        let replaced: HashSet<String> = self
+            .garbage()?
+            .into_iter()
+            .flat_map(|(_, g)| g.objects)
+            .collect();
+        for rel in rest.into_iter().filter(|r| !replaced.contains(r)) {
+            let local = self.mirror.path().join(&rel);
+            fs_err::write(&local, b"").map_err(io_err(&local))?;
+            let meta = fs_err::metadata(&local).map_err(io_err(&local))?;
+            self.snapshot.insert(rel, seen(&meta, true));
+        }
+        Ok(())
+    }
+
+    /// The garbage lists in the mirror, by their path.
+    fn garbage(&self) -> Result<Vec<(String, Garbage)>, LakeError> {
+        let mut out = Vec::new();
+        for rel in self.snapshot.keys().filter(|r| r.starts_with(GARBAGE)) {
+            let path = self.mirror.path().join(rel);
+            let bytes = fs_err::read(&path).map_err(io_err(&path))?;
+            let list = serde_json::from_slice(&bytes)
+                .map_err(|source| LakeError::Manifest { path, source })?;
+            out.push((rel.clone(), list));
+        }
+        Ok(out)
+    }
+
+    /// Delete the objects of the garbage lists older than the grace time, then the lists.
+    fn collect_garbage(&mut self) -> Result<(), LakeError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let grace = i64::try_from(grace().as_millis()).unwrap_or(i64::MAX);
+        let lists = self.garbage()?;
+        if lists.iter().all(|(_, l)| now - l.replaced_ms < grace) {
+            return Ok(());
+        }
+        // Never what a record commits now (a name written again since).
+        let committed = crate::Lake::inspect(self.mirror.path()).committed()?.files;
+        for (rel, list) in lists {
+            if now - list.replaced_ms < grace {
+                continue;
+            }
+            let objects = list.objects.iter().filter(|o| !committed.contains_key(*o));
+            for object in objects.chain(std::iter::once(&rel)) {
+                let key = self.key(object);
+                match block_on(self.rt(), self.store.delete(&key)) {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(remote_err(&self.object_url(object), e)),
+                }
+                crate::crashpoint("deleted from the store");
+            }
+            let local = self.mirror.path().join(&rel);
+            fs_err::remove_file(&local).map_err(io_err(&local))?;
+            self.snapshot.remove(&rel);
+            tracing::info!(
+                objects = list.objects.len(),
+                "deleted the objects commits replaced, past their grace time"
+            );
+        }
+        Ok(())
     }
 
     /// Download, in place of their placeholders, the data files of every table folder
@@ -565,6 +647,39 @@ impl RemoteLake {
             pushed.records += 1;
             crate::crashpoint("record created on the store");
         }
+        // Table objects a commit replaced stay for the grace time: a reader that listed
+        // the table before the commit may still read them. Their list is written after
+        // the records. (A moved object is not replaced: its copy holds it.)
+        let copied: HashSet<&String> = data
+            .iter()
+            .chain(&records)
+            .filter_map(|(_, op)| match op {
+                Op::Copy(from) => Some(from),
+                Op::Upload { .. } => None,
+            })
+            .collect();
+        let (replaced, gone): (Vec<String>, Vec<String>) = gone
+            .iter()
+            .cloned()
+            .partition(|rel| is_table_file(rel) && !copied.contains(rel));
+        if !replaced.is_empty() {
+            let at = chrono::Utc::now().timestamp_millis();
+            let rel = format!("{GARBAGE}{at}-{}.json", std::process::id());
+            let list = Garbage {
+                replaced_ms: at,
+                objects: replaced,
+            };
+            let local = self.mirror.path().join(&rel);
+            fs_err::create_dir_all(local.parent().expect("under the mirror"))
+                .map_err(io_err(&local))?;
+            let bytes = serde_json::to_vec_pretty(&list).expect("a list serialises");
+            fs_err::write(&local, bytes).map_err(io_err(&local))?;
+            block_on(
+                self.rt(),
+                self.apply(&rel, &Op::Upload { create: true }, false),
+            )?;
+            pushed.deferred += list.objects.len();
+        }
         // Removed records first (a forgotten entry), then what no record names any more.
         let (gone_records, gone_data): (Vec<_>, Vec<_>) =
             gone.iter().partition(|r| r.starts_with("_manifest/"));
@@ -577,7 +692,8 @@ impl RemoteLake {
             pushed.deleted += 1;
             crate::crashpoint("deleted from the store");
         }
-        // In step with the store again.
+        // In step with the store again (the garbage list included).
+        let now = self.walk()?;
         self.snapshot = now
             .iter()
             .map(|(rel, meta)| {
