@@ -381,18 +381,35 @@ fn the_cluster_reads_a_lake_on_s3() {
         assert!(e.log().contains("Received task"), "{}", e.log());
     }
     let query = "SELECT user, count(*) AS n FROM signins GROUP BY user ORDER BY user";
+    let sql_on_s3 = || {
+        on_s3(&[
+            "sql",
+            "--lake",
+            url,
+            "--config",
+            cfg,
+            "--format",
+            "csv",
+            "--cluster",
+            &c.url,
+            query,
+        ])
+    };
     let local = ok(&sql(&lake, None, query));
-    let remote = on_s3(&[
-        "sql",
+    assert_eq!(local, sql_on_s3());
+    // The nodes keep what they built from the lake's records until a commit changes
+    // them: more logs, committed to both lakes, are seen by the next query.
+    let more = dir.path().join("more");
+    common::gen_logs(&more);
+    on_s3(&["ingest", "-q", "--lake", url, more.to_str().unwrap()]);
+    ok(&midgame(&[
+        "ingest",
+        "-q",
         "--lake",
-        url,
-        "--config",
-        cfg,
-        "--format",
-        "csv",
-        "--cluster",
-        &c.url,
-        query,
-    ]);
-    assert_eq!(local, remote);
+        lake.to_str().unwrap(),
+        more.to_str().unwrap(),
+    ]));
+    let after = ok(&sql(&lake, None, query));
+    assert_ne!(after, local);
+    assert_eq!(after, sql_on_s3());
 }

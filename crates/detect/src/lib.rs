@@ -49,6 +49,7 @@ pub use functions::{
 pub use incidents::{Incident, STAGES, TimelineEntry, correlate};
 pub use views::{OCSF_VIEWS, VIEWS, register_views, tables_read};
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -190,6 +191,34 @@ pub async fn open_session_with(
 /// # Errors
 /// The lake's manifest cannot be read.
 pub fn lake_store(
+    lake: &Path,
+) -> Result<(url::Url, Arc<dyn object_store::ObjectStore>), DetectError> {
+    type Built = (url::Url, Arc<dyn object_store::ObjectStore>);
+    /// The store last built for each lake on S3, with the records it was built from:
+    /// a scheduler builds one per job and an executor one per session, and mirroring
+    /// the records costs a request per record where checking them costs one listing.
+    static REMOTE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, (u128, Built)>>> =
+        std::sync::OnceLock::new();
+    if midgame_lake::remote_lake::is_remote_lake(lake) {
+        let url = lake.to_string_lossy().into_owned();
+        let version = midgame_lake::remote_lake::records_version(&url)?;
+        let cache = REMOTE.get_or_init(std::sync::Mutex::default);
+        if let Some((v, built)) = cache.lock().expect("not poisoned").get(&url)
+            && *v == version
+        {
+            return Ok(built.clone());
+        }
+        let built = build_lake_store(lake)?;
+        cache
+            .lock()
+            .expect("not poisoned")
+            .insert(url, (version, built.clone()));
+        return Ok(built);
+    }
+    build_lake_store(lake)
+}
+
+fn build_lake_store(
     lake: &Path,
 ) -> Result<(url::Url, Arc<dyn object_store::ObjectStore>), DetectError> {
     let source = store::Source::open(lake)?;

@@ -185,6 +185,50 @@ fn stale_after() -> Duration {
         .map_or(Duration::from_secs(120), Duration::from_secs_f64)
 }
 
+/// A fingerprint of the records of the lake at `url` (one listing of `_manifest/`: each
+/// record's name, size and ETag): equal while no commit has been published, so a reader
+/// can keep what it built from the records until it changes.
+///
+/// # Errors
+/// The store cannot be listed.
+pub fn records_version(url: &str) -> Result<u128, LakeError> {
+    let url = url.trim_end_matches('/');
+    let (bucket, prefix) = parse_lake_url(url)?;
+    let store = s3_store(&bucket, url)?;
+    let records = ObjectPath::from(if prefix.is_empty() {
+        "_manifest".to_owned()
+    } else {
+        format!("{prefix}/_manifest")
+    });
+    // A runtime of its own, made and dropped on a thread of its own: the caller may be
+    // in an asynchronous context (a scheduler's session builder), where neither is
+    // allowed.
+    let mut metas: Vec<object_store::ObjectMeta> = std::thread::scope(|s| {
+        s.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| remote_err(url, e))?;
+            runtime
+                .block_on(store.list(Some(&records)).try_collect::<Vec<_>>())
+                .map_err(|e| remote_err(url, e))
+        })
+        .join()
+        .expect("a listing never panics")
+    })?;
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    let mut text = String::new();
+    for m in &metas {
+        text.push_str(&format!(
+            "{}\0{}\0{}\n",
+            m.location,
+            m.size,
+            m.e_tag.as_deref().unwrap_or_default()
+        ));
+    }
+    Ok(xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+}
+
 /// What the mirror saw of a file when it was last in step with the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
