@@ -13,11 +13,7 @@ use std::time::Duration;
 use common::{Moto, bin, moto, ok, put, repo, stderr};
 
 fn run_with(s3: &Moto, cfg: &Path) -> (bool, String, String) {
-    let o = bin()
-        .env("AWS_ENDPOINT_URL", &s3.url)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
+    let o = common::aws(&mut bin(), s3)
         .args(["run", "--config"])
         .arg(cfg)
         .output()
@@ -289,7 +285,7 @@ fn a_killed_ingest_into_s3_leaves_nothing_visible() {
             ])
             .output()
             .unwrap();
-        o.status.success().then(|| stdout_of(&o))
+        o.status.success().then(|| common::stdout(&o))
     };
     let mut killed = 0;
     for n in 1.. {
@@ -357,10 +353,6 @@ fn a_killed_ingest_into_s3_leaves_nothing_visible() {
     assert_eq!(rows(&s3).unwrap(), n);
 }
 
-fn stdout_of(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn an_unreachable_or_absent_s3_lake_is_one_line() {
     let Some(s3) = moto() else {
@@ -407,11 +399,8 @@ fn an_unreachable_or_absent_s3_lake_is_one_line() {
     }
     // Nothing listens on the endpoint: an error naming the lake within the retries.
     let started = std::time::Instant::now();
-    let o = bin()
+    let o = common::aws(&mut bin(), &s3)
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
         .args(["sql", "--lake", "s3://lakes/lake", "SELECT 1"])
         .output()
         .unwrap();

@@ -222,7 +222,7 @@ fn build_lake_store(
     lake: &Path,
 ) -> Result<(url::Url, Arc<dyn object_store::ObjectStore>), DetectError> {
     let source = store::Source::open(lake)?;
-    let committed = midgame_lake::Lake::inspect(&source.records).committed()?;
+    let committed = source.committed()?;
     Ok((
         source.store_url.clone(),
         Arc::new(source.lake_store(committed)),
@@ -316,7 +316,7 @@ pub async fn register_lake_with(
     let source = store::Source::open(lake)?;
     let layout = Layout::new(&source.records);
     // The tables read only the committed data files, each block checked (store.rs).
-    let committed = midgame_lake::Lake::inspect(&source.records).committed()?;
+    let committed = source.committed()?;
     let committed_clusters = committed.clustered.clone();
     ctx.runtime_env()
         .register_object_store(&source.store_url, Arc::new(source.lake_store(committed)));

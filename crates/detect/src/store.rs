@@ -120,6 +120,13 @@ impl Source {
         })
     }
 
+    /// The lake's committed data files and clustered tables, from its records.
+    pub(crate) fn committed(
+        &self,
+    ) -> Result<midgame_lake::integrity::Committed, crate::DetectError> {
+        Ok(midgame_lake::Lake::inspect(&self.records).committed()?)
+    }
+
     /// `rel` (`auth/date=.../x.parquet`) as a path in the store.
     fn path(&self, rel: &str) -> Path {
         self.root.parts().chain(Path::from(rel).parts()).collect()

@@ -53,7 +53,7 @@ const GARBAGE: &str = "_garbage/";
 /// Objects downloaded into the mirror (the rest are placeholders).
 const DOWNLOADED: [&str; 3] = ["_manifest/", "alerts/", GARBAGE];
 /// Files of the mirror that are never published.
-const LOCAL_ONLY: [&str; 3] = [MARKER, "_lock", "alerts/.delivery.lock"];
+const LOCAL_ONLY: [&str; 3] = [MARKER, LOCK, "alerts/.delivery.lock"];
 /// Uploads, copies and downloads in flight at once.
 const CONCURRENCY: usize = 8;
 /// Larger files are uploaded in parts.
@@ -62,16 +62,30 @@ const PART_BYTES: usize = 16 << 20;
 /// Whether `lake` names a lake on object storage (`s3://...`).
 #[must_use]
 pub fn is_remote_lake(lake: &Path) -> bool {
-    lake.to_str().is_some_and(|s| s.starts_with("s3://"))
+    lake.to_str().is_some_and(crate::remote::is_remote)
+}
+
+/// What a mirror's marker says: the lake it stands for and the process it is for.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Marker {
+    url: String,
+    pid: u32,
+}
+
+fn read_marker(dir: &Path) -> Option<Marker> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// The URL of the lake `dir` mirrors, when it is a mirror.
 #[must_use]
 pub fn mirrored_url(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("url")?.as_str().map(str::to_owned)
+    read_marker(dir).map(|m| m.url)
 }
+
+/// Why nothing at a URL is a lake.
+const NOT_A_LAKE: &str =
+    "not a midgame lake (no _manifest/ objects); create it with `midgame ingest --lake URL ...`";
 
 fn remote_err(url: &str, e: impl std::fmt::Display) -> LakeError {
     LakeError::Remote {
@@ -138,12 +152,8 @@ fn sweep_dead_mirrors(dir: &Path) {
         if !e.file_name().to_string_lossy().starts_with(MIRROR_PREFIX) {
             continue;
         }
-        let pid = std::fs::read_to_string(path.join(MARKER))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v.get("pid").and_then(serde_json::Value::as_u64));
-        if let Some(pid) = pid
-            && !Path::new("/proc").join(pid.to_string()).exists()
+        if let Some(m) = read_marker(&path)
+            && !Path::new("/proc").join(m.pid.to_string()).exists()
         {
             match std::fs::remove_dir_all(&path) {
                 Ok(()) => {
@@ -157,14 +167,17 @@ fn sweep_dead_mirrors(dir: &Path) {
     }
 }
 
+/// Seconds (not negative) from the environment variable `name`.
+fn env_secs(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s.parse().ok()?).ok())
+}
+
 /// How long a replaced data object stays on the store for readers that listed the
 /// table before the commit that replaced it (`MIDGAME_S3_GRACE_SECS`, 10 minutes).
 fn grace() -> Duration {
-    std::env::var("MIDGAME_S3_GRACE_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| *s >= 0.0)
-        .map_or(Duration::from_secs(600), Duration::from_secs_f64)
+    env_secs("MIDGAME_S3_GRACE_SECS").unwrap_or(Duration::from_secs(600))
 }
 
 /// A garbage list: the data objects one push replaced, and when.
@@ -178,11 +191,10 @@ struct Garbage {
 
 /// How long a lock goes without a heartbeat before another run may take it.
 fn stale_after() -> Duration {
-    std::env::var("MIDGAME_LOCK_STALE_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| *s > 0.0)
-        .map_or(Duration::from_secs(120), Duration::from_secs_f64)
+    // Never 0: the heartbeat beats every quarter of it.
+    env_secs("MIDGAME_LOCK_STALE_SECS")
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(120))
 }
 
 /// A fingerprint of the records of the lake at `url` (one listing of `_manifest/`: each
@@ -307,10 +319,7 @@ impl RemoteLake {
         let mut lake = Self::connect(url)?;
         lake.pull()?;
         if !lake.snapshot.keys().any(|k| k.starts_with("_manifest/")) {
-            return Err(remote_err(
-                url,
-                "not a midgame lake (no _manifest/ objects); create it with `midgame ingest --lake URL ...`",
-            ));
+            return Err(remote_err(url, NOT_A_LAKE));
         }
         Ok(lake)
     }
@@ -333,10 +342,7 @@ impl RemoteLake {
         lake.pull()?;
         if !lake.snapshot.keys().any(|k| k.starts_with("_manifest/")) {
             if !create {
-                return Err(remote_err(
-                    url,
-                    "not a midgame lake (no _manifest/ objects); create it with `midgame ingest --lake URL ...`",
-                ));
+                return Err(remote_err(url, NOT_A_LAKE));
             }
             let mark = lake.mirror.path().join(LAKE_MARK);
             fs_err::create_dir_all(mark.parent().expect("has a parent")).map_err(io_err(&mark))?;
@@ -362,7 +368,11 @@ impl RemoteLake {
             .tempdir()
             .map_err(|e| remote_err(&url, format!("creating a local mirror: {e}")))?;
         let marker = mirror.path().join(MARKER);
-        let text = serde_json::json!({ "url": url, "pid": std::process::id() }).to_string();
+        let text = serde_json::to_string(&Marker {
+            url: url.clone(),
+            pid: std::process::id(),
+        })
+        .expect("a marker serialises");
         fs_err::write(&marker, text).map_err(io_err(&marker))?;
         Ok(Self {
             url,
